@@ -1,0 +1,56 @@
+/**
+ * The one table of tracegate's error codes. Codes are stable: users grep logs for them and the README
+ * links to them, so a code is never renamed or reused. `exit` is the CLI exit status, `http` the status
+ * the gate answers with when the error reaches an HTTP edge.
+ */
+export const errorTable = {
+  USAGE: { exit: 2, http: 400, summary: 'invalid command-line usage' },
+  CONFIG_INVALID: { exit: 2, http: 500, summary: 'invalid configuration' },
+  IMAGE_INVALID: { exit: 2, http: 400, summary: 'invalid image reference' },
+  QUANTITY_INVALID: { exit: 2, http: 400, summary: 'invalid Kubernetes quantity' },
+  POLICY_NOT_FOUND: { exit: 2, http: 500, summary: 'policy file or directory not found' },
+  POLICY_PARSE: { exit: 2, http: 500, summary: 'policy file is not valid YAML' },
+  POLICY_SCHEMA: { exit: 2, http: 500, summary: 'policy file does not match the policy schema' },
+  POLICY_INVALID: { exit: 2, http: 500, summary: 'policy file is well-formed but inconsistent' },
+  POLICY_DUPLICATE: { exit: 2, http: 500, summary: 'two policies share a name' },
+  INPUT_NOT_FOUND: { exit: 2, http: 400, summary: 'input file or directory not found' },
+  INPUT_PARSE: { exit: 2, http: 400, summary: 'input document is not valid YAML or JSON' },
+  REVIEW_MALFORMED: { exit: 2, http: 400, summary: 'request body is not a usable AdmissionReview' },
+  REVIEW_MEDIA_TYPE: { exit: 2, http: 415, summary: 'request body is not application/json' },
+  REVIEW_TOO_LARGE: { exit: 2, http: 413, summary: 'request body exceeds the size limit' },
+  GATE_INTERNAL: { exit: 1, http: 500, summary: 'internal error in the gate' },
+  CERT_INVALID: { exit: 2, http: 500, summary: 'certificate or key cannot be used' },
+  CERT_WRITE: { exit: 1, http: 500, summary: 'certificate files cannot be written' },
+  KUBE_API: { exit: 1, http: 500, summary: 'Kubernetes API call failed' },
+} as const satisfies Record<string, { exit: number; http: number; summary: string }>;
+
+export type ErrorCode = keyof typeof errorTable;
+
+/** An error with a stable code from {@link errorTable}; `details` carries machine-readable context. */
+export class TracegateError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TracegateError';
+    this.code = code;
+    this.details = Object.freeze({ ...details });
+  }
+
+  get exitCode(): number {
+    return errorTable[this.code].exit;
+  }
+
+  get httpStatus(): number {
+    return errorTable[this.code].http;
+  }
+}
+
+/** True when `err` is a {@link TracegateError}, optionally with the given code. */
+export function isTracegateError(err: unknown, code?: ErrorCode): err is TracegateError {
+  return err instanceof TracegateError && (code === undefined || err.code === code);
+}
+
+/** Result of a pure parser: never throws on user data. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };

@@ -1,0 +1,13 @@
+/** Composition root of the `tracegate` binary: wires process I/O into the CLI and exits with its code. */
+import { createCli } from './cli/main.js';
+import { readStream } from './cli/io.js';
+
+const run = createCli();
+const code = await run(process.argv.slice(2), {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  readStdin: () => readStream(process.stdin),
+  env: process.env,
+  cwd: process.cwd(),
+});
+process.exitCode = code;

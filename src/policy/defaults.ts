@@ -1,0 +1,39 @@
+/** Defaults a policy gets for what it leaves out. Listed once here and in the README's policy reference. */
+import type { ContainerList } from '../k8s/types.js';
+
+/** Annotation prefix for everything tracegate reads and writes, unless configured otherwise. */
+export const DEFAULT_ANNOTATION_PREFIX = 'tracegate.io/';
+
+/** Image rules look at every container list: `kubectl debug` adds ephemeral containers to running pods. */
+export const IMAGE_CONTAINER_LISTS: readonly ContainerList[] = ['containers', 'initContainers', 'ephemeralContainers'];
+
+/** Resource rules skip ephemeral containers: the API forbids resources on them. */
+export const RESOURCE_CONTAINER_LISTS: readonly ContainerList[] = ['containers', 'initContainers'];
+
+/** Field managers of kubectl's imperative commands (reference/admission-protocol.md §8). */
+export const DEFAULT_SCRIPT_MANAGERS: readonly string[] = [
+  'kubectl-set',
+  'kubectl-edit',
+  'kubectl-patch',
+  'kubectl-replace',
+  'kubectl-client-side-apply',
+  'kubectl',
+];
+
+/** Field managers of GitOps and release tools whose changes come from a reviewed source. */
+export const DEFAULT_TRUSTED_MANAGERS: readonly string[] = [
+  'helm',
+  'argocd-controller',
+  'kustomize-controller',
+  'helm-controller',
+];
+
+/** Provenance keys: the canonical name (after the prefix) and the aliases accepted on input. */
+export const PROVENANCE_KEY_DEFAULTS = {
+  commit: { name: 'commit', aliases: ['ci/commit', 'commit', 'git-commit', 'gitCommit'] },
+  approver: { name: 'approver', aliases: ['ci/approver', 'approvedBy', 'approved-by', 'approver'] },
+  pipelineRun: { name: 'pipeline-run', aliases: ['ci/pipeline-run', 'ci/run', 'pipelineRun', 'pipeline-run'] },
+} as const;
+
+/** Break-glass annotation name (after the prefix). */
+export const BREAK_GLASS_NAME = 'break-glass';

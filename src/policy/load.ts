@@ -1,0 +1,168 @@
+/**
+ * Policy files → a validated, compiled, frozen PolicySet. `parse` is pure (text in, policies out);
+ * `load` is the file-system edge. Every failure names the file, the line, the path inside the
+ * document and what is wrong, because a bad policy must be a startup error a person can fix at once.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { extname, join, relative } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { TracegateError } from '../errors.js';
+import { compilePolicy, deepFreeze, type CompileProblem } from './compile.js';
+import { lineOf } from '../yaml/locate.js';
+import { DEFAULT_ANNOTATION_PREFIX } from './defaults.js';
+import { sha256Digest } from './digest.js';
+import type { CompiledPolicy, PolicyDocument, PolicySet } from './types.js';
+
+export interface PolicyProblem {
+  file: string;
+  document: number;
+  line?: number;
+  path: string;
+  message: string;
+}
+
+export interface PolicyLoaderOptions {
+  /** The JSON Schema object from policies/policy.schema.json. */
+  schema: object;
+  annotationPrefix?: string;
+}
+
+/** Converts an ajv instancePath (`/spec/rules/0/id`) to the kubectl-style path `spec.rules[0].id`. */
+export function pointerToPath(pointer: string): string {
+  if (!pointer) return '(document)';
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+}
+
+function describeAjvError(e: ErrorObject): { path: string; message: string } {
+  const path = pointerToPath(e.instancePath);
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { path, message: `unknown field ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)}` };
+    case 'required':
+      return { path, message: `missing required field ${JSON.stringify((e.params as { missingProperty: string }).missingProperty)}` };
+    case 'enum':
+      return { path, message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'const':
+      return { path, message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
+    case 'oneOf':
+      return { path, message: 'a rule needs exactly one check: images, resources, metadata or provenance' };
+    default:
+      return { path, message: e.message ?? e.keyword };
+  }
+}
+
+/** ajv reports the alternatives of a oneOf too; keep the one clear message instead. */
+function usefulErrors(errors: readonly ErrorObject[]): ErrorObject[] {
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  const out = errors.filter((e) => !(e.keyword === 'required' && oneOfPaths.has(e.instancePath) && e.schemaPath.includes('/oneOf/')));
+  const seen = new Set<string>();
+  return out.filter((e) => {
+    const key = `${e.instancePath} ${e.keyword} ${JSON.stringify(e.params)}`;
+    return !seen.has(key) && (seen.add(key), true);
+  });
+}
+
+/** Formats problems as one message: `file:line: path: what is wrong`, one per line. */
+export function formatPolicyProblems(problems: readonly PolicyProblem[]): string {
+  return problems
+    .map((p) => `${p.file}${p.line !== undefined ? `:${p.line}` : ''}: ${p.document > 0 ? `document ${p.document + 1}: ` : ''}${p.path}: ${p.message}`)
+    .join('\n');
+}
+
+function fail(code: 'POLICY_PARSE' | 'POLICY_SCHEMA' | 'POLICY_INVALID' | 'POLICY_DUPLICATE', problems: PolicyProblem[]): never {
+  throw new TracegateError(code, `invalid policy:\n${formatPolicyProblems(problems)}`, { problems });
+}
+
+/** Creates a loader; the schema is compiled once here. */
+export function createPolicyLoader(opts: PolicyLoaderOptions) {
+  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  const validate: ValidateFunction = ajv.compile(opts.schema);
+  const annotationPrefix = opts.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX;
+
+  /** Parses every YAML document of one policy file. Throws TracegateError(POLICY_*) naming file and line. */
+  function parse(text: string, file: string): CompiledPolicy[] {
+    const counter = new LineCounter();
+    const docs = parseAllDocuments(text, { lineCounter: counter, prettyErrors: false });
+    if (!Array.isArray(docs)) fail('POLICY_PARSE', [{ file, document: 0, path: '(document)', message: 'not a YAML stream' }]);
+    const out: CompiledPolicy[] = [];
+    docs.forEach((doc, index) => {
+      const yamlErr = doc.errors[0];
+      if (yamlErr) {
+        const line = yamlErr.linePos?.[0]?.line;
+        fail('POLICY_PARSE', [{ file, document: index, ...(line !== undefined ? { line } : {}), path: '(document)', message: yamlErr.message.split('\n')[0]! }]);
+      }
+      const value: unknown = doc.toJS({ maxAliasCount: 100 });
+      if (value === null || value === undefined) return; // an empty document (e.g. a trailing `---`)
+      if (!validate(value)) {
+        const problems = usefulErrors(validate.errors ?? []).map((e) => {
+          const d = describeAjvError(e);
+          const line = lineOf(doc, counter, d.path);
+          return { file, document: index, ...(line !== undefined ? { line } : {}), ...d };
+        });
+        fail('POLICY_SCHEMA', problems);
+      }
+      const compiled = compilePolicy(value as PolicyDocument, { file, document: index }, { annotationPrefix });
+      if (!compiled.ok) {
+        fail(
+          'POLICY_INVALID',
+          compiled.problems.map((p: CompileProblem) => {
+            const line = lineOf(doc, counter, p.path);
+            return { file, document: index, ...(line !== undefined ? { line } : {}), ...p };
+          }),
+        );
+      }
+      out.push(compiled.value);
+    });
+    return out;
+  }
+
+  /** Builds a set from compiled policies: unique names, sorted by name, with a digest of the whole set. */
+  function toSet(policies: readonly CompiledPolicy[]): PolicySet {
+    const byName = new Map<string, CompiledPolicy>();
+    for (const p of policies) {
+      const prev = byName.get(p.name);
+      if (prev) {
+        fail('POLICY_DUPLICATE', [
+          { file: p.source.file, document: p.source.document, path: 'metadata.name', message: `policy ${JSON.stringify(p.name)} is also defined in ${prev.source.file}` },
+        ]);
+      }
+      byName.set(p.name, p);
+    }
+    const sorted = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return deepFreeze({ policies: sorted, digest: sha256Digest(sorted.map((p) => `${p.name}@${p.digest}`).join('\n')) });
+  }
+
+  /** Reads policy files and directories (`*.yaml`, `*.yml`, not recursive). */
+  async function load(paths: readonly string[], baseDir = process.cwd()): Promise<PolicySet> {
+    const files: string[] = [];
+    for (const p of paths) {
+      const info = await stat(p).catch(() => undefined);
+      if (!info) throw new TracegateError('POLICY_NOT_FOUND', `policy path not found: ${p}`, { path: p });
+      if (info.isDirectory()) {
+        const names = (await readdir(p)).filter((n) => ['.yaml', '.yml'].includes(extname(n))).sort();
+        files.push(...names.map((n) => join(p, n)));
+      } else files.push(p);
+    }
+    if (files.length === 0) throw new TracegateError('POLICY_NOT_FOUND', `no policy files (*.yaml, *.yml) in ${paths.join(', ')}`, { paths });
+    const policies: CompiledPolicy[] = [];
+    for (const file of files) {
+      const shown = relative(baseDir, file) || file;
+      policies.push(...parse(await readFile(file, 'utf8'), shown.startsWith('..') ? file : shown));
+    }
+    return toSet(policies);
+  }
+
+  return { parse, toSet, load };
+}
+
+export type PolicyLoader = ReturnType<typeof createPolicyLoader>;
+
+/** Reads the shipped schema file; the one place the loader's schema comes from disk. */
+export async function readPolicySchema(path: string): Promise<object> {
+  return JSON.parse(await readFile(path, 'utf8')) as object;
+}

@@ -1,0 +1,77 @@
+/**
+ * What every rule check receives: the object under evaluation, its pod template, and helpers that
+ * cache per-evaluation work (image parsing) so several rules never parse the same image twice.
+ */
+import { parseImageRef, type ImageRef } from '../../images/index.js';
+import { CONTAINER_NOUN, isRecord, type Container, type ContainerList, type KubeObject, type PodTemplate } from '../../k8s/types.js';
+import type { Parsed } from '../../errors.js';
+import type { CompiledPolicy, CompiledRule, RequestContext, Violation } from '../types.js';
+
+export interface CheckInput {
+  ctx: RequestContext;
+  object: KubeObject;
+  oldObject: KubeObject | undefined;
+  template: PodTemplate | undefined;
+  oldTemplate: PodTemplate | undefined;
+  /** `spec.template.` for a Deployment, `` for a Pod: prefix of container paths. */
+  templatePrefix: string;
+  templateChanged: boolean;
+  changes: readonly string[];
+  image(raw: string): Parsed<ImageRef>;
+}
+
+export interface ContainerSite {
+  list: ContainerList;
+  index: number;
+  container: Container;
+  name: string;
+  /** `container web`, `initContainer migrate`: how messages name it. */
+  label: string;
+  path: string;
+}
+
+/** Every container of the given lists, with its path and the words messages use for it. */
+export function containersOf(template: PodTemplate | undefined, lists: readonly ContainerList[], prefix: string): ContainerSite[] {
+  const out: ContainerSite[] = [];
+  const spec = template?.spec;
+  if (!isRecord(spec)) return out;
+  for (const list of lists) {
+    const items = spec[list];
+    if (!Array.isArray(items)) continue;
+    items.forEach((container, index) => {
+      if (!isRecord(container)) return;
+      const name = typeof container.name === 'string' && container.name ? container.name : `#${index}`;
+      out.push({ list, index, container, name, label: `${CONTAINER_NOUN[list]} ${name}`, path: `${prefix}spec.${list}[${index}]` });
+    });
+  }
+  return out;
+}
+
+/** Builds violations for one rule of one policy, applying the rule's message and fix overrides. */
+export function violationFactory(policy: CompiledPolicy, rule: CompiledRule) {
+  return (v: { site?: ContainerSite; path: string; value?: string; message: string; fix: string }): Violation => ({
+    rule: rule.id,
+    policy: policy.name,
+    policyVersion: policy.version,
+    action: rule.action,
+    ...(v.site ? { container: v.site.name, containerList: v.site.list } : {}),
+    path: v.path,
+    ...(v.value !== undefined ? { value: v.value } : {}),
+    message: rule.message ?? v.message,
+    fix: rule.fix ?? v.fix,
+  });
+}
+
+export type MakeViolation = ReturnType<typeof violationFactory>;
+
+/** A per-evaluation memo of image parsing. */
+export function imageCache(parse: (raw: string) => Parsed<ImageRef>) {
+  const cache = new Map<string, Parsed<ImageRef>>();
+  return (raw: string): Parsed<ImageRef> => {
+    let hit = cache.get(raw);
+    if (!hit) cache.set(raw, (hit = parse(raw)));
+    return hit;
+  };
+}
+
+export const defaultImageParser = parseImageRef;

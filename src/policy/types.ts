@@ -1,0 +1,264 @@
+/**
+ * Types of tracegate policies: the document users write (`PolicyDocument`, mirrors
+ * policies/policy.schema.json), the compiled form the engine runs, and what evaluation returns.
+ */
+import type { ImagePattern } from '../images/index.js';
+import type { Quantity } from '../quantities/index.js';
+import type { ContainerList } from '../k8s/types.js';
+
+export type Action = 'deny' | 'warn' | 'audit';
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+export const WORKLOAD_KINDS = [
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'ReplicaSet',
+  'Job',
+  'CronJob',
+  'Pod',
+  'ReplicationController',
+] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+export interface PolicyMatch {
+  kinds?: WorkloadKind[];
+  namespaces?: string[];
+  excludeNamespaces?: string[];
+  tenants?: string[];
+  excludeTenants?: string[];
+  labelSelector?: LabelSelector;
+  operations?: ('CREATE' | 'UPDATE')[];
+}
+
+export interface ImagesRuleSpec {
+  allowed?: string[];
+  disallowed?: string[];
+  disallowedTags?: string[];
+  requireTag?: boolean;
+  requireDigest?: boolean;
+  exempt?: string[];
+  containers?: ContainerList[];
+}
+
+export interface ResourcesRuleSpec {
+  requests?: string[];
+  limits?: string[];
+  maxRequests?: Record<string, string | number>;
+  maxLimits?: Record<string, string | number>;
+  maxLimitRequestRatio?: Record<string, string | number>;
+  exempt?: string[];
+  containers?: ContainerList[];
+}
+
+export interface KeyRequirement {
+  key: string;
+  allowedRegex?: string;
+}
+
+export interface MetadataRuleSpec {
+  target?: 'object' | 'podTemplate';
+  labels?: KeyRequirement[];
+  annotations?: KeyRequirement[];
+}
+
+export interface ProvenanceKeySpec {
+  annotation: string;
+  aliases?: string[];
+}
+
+export interface ProvenanceRuleSpec {
+  commit?: ProvenanceKeySpec;
+  approver?: ProvenanceKeySpec;
+  pipelineRun?: ProvenanceKeySpec;
+  requireCommit?: boolean;
+  requireFreshCommit?: boolean;
+  requireApprover?: boolean;
+  requirePipelineRun?: boolean;
+  separationOfDuties?: boolean;
+  scriptManagers?: string[];
+  trustedManagers?: string[];
+  trustedUsers?: string[];
+  trustedGroups?: string[];
+  breakGlass?: { annotation: string; groups: string[] };
+}
+
+export interface RuleSpec {
+  id: string;
+  description?: string;
+  action?: Action;
+  message?: string;
+  fix?: string;
+  onUpdate?: 'always' | 'changed';
+  images?: ImagesRuleSpec;
+  resources?: ResourcesRuleSpec;
+  metadata?: MetadataRuleSpec;
+  provenance?: ProvenanceRuleSpec;
+}
+
+/** A policy file document, as validated against policies/policy.schema.json. */
+export interface PolicyDocument {
+  apiVersion: 'tracegate.io/v1alpha1';
+  kind: 'Policy';
+  metadata: { name: string; version?: string; description?: string; owner?: string };
+  spec: { match?: PolicyMatch; rules: RuleSpec[] };
+}
+
+/** Where a policy came from, for error messages and `tracegate policies`. */
+export interface PolicySource {
+  file: string;
+  /** Index of the YAML document within the file (0-based). */
+  document: number;
+}
+
+// ---- compiled form ----
+
+export interface CompiledKeyRequirement {
+  key: string;
+  regex?: RegExp;
+  allowedRegex?: string;
+}
+
+export interface CompiledImagesRule {
+  allowed: readonly ImagePattern[];
+  disallowed: readonly ImagePattern[];
+  disallowedTags: ReadonlySet<string>;
+  requireTag: boolean;
+  requireDigest: boolean;
+  exempt: readonly ImagePattern[];
+  containers: readonly ContainerList[];
+}
+
+export interface CompiledResourcesRule {
+  requests: readonly string[];
+  limits: readonly string[];
+  maxRequests: ReadonlyMap<string, Quantity>;
+  maxLimits: ReadonlyMap<string, Quantity>;
+  maxLimitRequestRatio: ReadonlyMap<string, Quantity>;
+  exempt: readonly ImagePattern[];
+  containers: readonly ContainerList[];
+}
+
+export interface CompiledMetadataRule {
+  target: 'object' | 'podTemplate';
+  labels: readonly CompiledKeyRequirement[];
+  annotations: readonly CompiledKeyRequirement[];
+}
+
+export interface ProvenanceKey {
+  annotation: string;
+  /** The canonical annotation first, then aliases, in lookup order. */
+  keys: readonly string[];
+}
+
+export interface CompiledProvenanceRule {
+  commit: ProvenanceKey;
+  approver: ProvenanceKey;
+  pipelineRun: ProvenanceKey;
+  requireCommit: boolean;
+  requireFreshCommit: boolean;
+  requireApprover: boolean;
+  requirePipelineRun: boolean;
+  separationOfDuties: boolean;
+  scriptManagers: ReadonlySet<string>;
+  trustedManagers: ReadonlySet<string>;
+  trustedUsers: ReadonlySet<string>;
+  trustedGroups: ReadonlySet<string>;
+  breakGlass?: { annotation: string; groups: ReadonlySet<string> };
+}
+
+export type CompiledCheck =
+  | { type: 'images'; spec: CompiledImagesRule }
+  | { type: 'resources'; spec: CompiledResourcesRule }
+  | { type: 'metadata'; spec: CompiledMetadataRule }
+  | { type: 'provenance'; spec: CompiledProvenanceRule };
+
+export interface CompiledRule {
+  id: string;
+  description?: string;
+  action: Action;
+  message?: string;
+  fix?: string;
+  onUpdate: 'always' | 'changed';
+  check: CompiledCheck;
+}
+
+export interface CompiledMatch {
+  kinds?: ReadonlySet<string>;
+  namespaces?: readonly RegExp[];
+  excludeNamespaces?: readonly RegExp[];
+  tenants?: readonly RegExp[];
+  excludeTenants?: readonly RegExp[];
+  labelSelector?: LabelSelector;
+  operations?: ReadonlySet<string>;
+}
+
+/** A loaded, validated and compiled policy: immutable, shared by every evaluation. */
+export interface CompiledPolicy {
+  name: string;
+  version: string;
+  description?: string;
+  /** `sha256:<hex>` of the canonical JSON of the document: formatting and comments do not change it. */
+  digest: string;
+  source: PolicySource;
+  document: PolicyDocument;
+  match: CompiledMatch;
+  rules: readonly CompiledRule[];
+}
+
+/** Policies in force, in a stable order (by name). */
+export interface PolicySet {
+  policies: readonly CompiledPolicy[];
+  /** `sha256:<hex>` over every policy digest: one value that names the whole set. */
+  digest: string;
+}
+
+// ---- evaluation ----
+
+/** Who is making the change and how, as the apiserver reports it (or as `check` assumes it). */
+export interface RequestContext {
+  operation: Operation;
+  namespace: string;
+  tenant?: string;
+  username: string;
+  groups: readonly string[];
+  /** `options.fieldManager`, or the manager inferred from managedFields; undefined when unknown. */
+  fieldManager?: string;
+  subResource?: string;
+  dryRun?: boolean;
+}
+
+export interface Violation {
+  rule: string;
+  policy: string;
+  policyVersion: string;
+  action: Action;
+  /** Container name, when the problem is about one container. */
+  container?: string;
+  containerList?: ContainerList;
+  /** Path of the offending field, kubectl style: `spec.template.spec.containers[0].image`. */
+  path: string;
+  /** Offending value as text (never a Secret or env value); undefined when the field is missing. */
+  value?: string;
+  message: string;
+  fix: string;
+}
+
+export type Verdict = 'allow' | 'warn' | 'deny';
+
+export interface EvaluationResult {
+  verdict: Verdict;
+  violations: Violation[];
+  /** Policies that selected this object (name, version, digest), in evaluation order. */
+  applied: { name: string; version: string; digest: string }[];
+  /** True when the request changed the pod template (CREATE counts as a change). */
+  templateChanged: boolean;
+  /** Human summary of what changed in the pod template, e.g. `image web: nginx:1.26 → nginx:1.27`. */
+  changes: string[];
+  /** Break-glass used: the annotation's value and who used it. */
+  breakGlass?: { reason: string; user: string };
+}

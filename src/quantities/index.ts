@@ -1,0 +1,9 @@
+export type { Quantity } from './quantity.js';
+export {
+  compareQuantities,
+  formatQuantity,
+  isZero,
+  multiplyQuantity,
+  parseQuantity,
+  quantityToNumber,
+} from './quantity.js';

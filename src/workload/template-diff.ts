@@ -1,0 +1,119 @@
+/**
+ * What a change did to a pod template, in words a person reads in a rejection, `helm history` or
+ * `kubectl rollout history`. Pure. Env values and other container contents are never quoted: only
+ * images, resource quantities and names appear, because templates can carry secrets in env values.
+ */
+import { CONTAINER_LISTS, CONTAINER_NOUN, isRecord, type Container, type PodTemplate } from '../k8s/types.js';
+
+/** Template annotation kubectl sets on `rollout restart`; a restart is not a change of what runs. */
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
+/** Structural equality for JSON values (key order ignored). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => jsonEqual(v, b[i]));
+  }
+  if (isRecord(a) && isRecord(b)) {
+    const ak = Object.keys(a).filter((k) => a[k] !== undefined);
+    const bk = Object.keys(b).filter((k) => b[k] !== undefined);
+    if (ak.length !== bk.length) return false;
+    return ak.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  }
+  return false;
+}
+
+function withoutRestartedAt(template: PodTemplate | undefined): unknown {
+  if (!template) return undefined;
+  const annotations = template.metadata?.annotations;
+  if (!isRecord(annotations) || !(RESTARTED_AT in annotations)) return template;
+  const rest = { ...annotations };
+  delete rest[RESTARTED_AT];
+  const metadata = { ...template.metadata, annotations: Object.keys(rest).length ? rest : undefined };
+  return { ...template, metadata };
+}
+
+/** True when the templates differ in anything but kubectl's restartedAt annotation. */
+export function templateChanged(oldT: PodTemplate | undefined, newT: PodTemplate | undefined): boolean {
+  return !jsonEqual(withoutRestartedAt(oldT), withoutRestartedAt(newT));
+}
+
+function containersByName(t: PodTemplate | undefined, list: (typeof CONTAINER_LISTS)[number]): Map<string, Container> {
+  const out = new Map<string, Container>();
+  const items = t?.spec?.[list];
+  if (!Array.isArray(items)) return out;
+  items.forEach((c, i) => {
+    if (isRecord(c)) out.set(typeof c.name === 'string' ? c.name : `#${i}`, c);
+  });
+  return out;
+}
+
+function describeResources(name: string, oldC: Container, newC: Container): string[] {
+  const out: string[] = [];
+  for (const kind of ['requests', 'limits'] as const) {
+    const o = isRecord(oldC.resources?.[kind]) ? oldC.resources![kind]! : {};
+    const n = isRecord(newC.resources?.[kind]) ? newC.resources![kind]! : {};
+    for (const res of new Set([...Object.keys(o), ...Object.keys(n)])) {
+      const ov = o[res];
+      const nv = n[res];
+      if (String(ov) === String(nv)) continue;
+      out.push(`resources ${name}: ${kind}.${res} ${ov ?? '(none)'} → ${nv ?? '(none)'}`);
+    }
+  }
+  return out;
+}
+
+function describeContainer(noun: string, name: string, oldC: Container, newC: Container): string[] {
+  const out: string[] = [];
+  const label = noun === 'container' ? name : `${noun} ${name}`;
+  if (oldC.image !== newC.image) out.push(`image ${label}: ${oldC.image ?? '(none)'} → ${newC.image ?? '(none)'}`);
+  if (!jsonEqual(oldC.resources, newC.resources)) out.push(...describeResources(label, oldC, newC));
+  if (!jsonEqual(oldC.env, newC.env) || !jsonEqual(oldC.envFrom, newC.envFrom)) out.push(`env ${label} changed`);
+  const rest = new Set([...Object.keys(oldC), ...Object.keys(newC)]);
+  for (const k of ['image', 'resources', 'env', 'envFrom', 'name']) rest.delete(k);
+  const other = [...rest].filter((k) => !jsonEqual(oldC[k], newC[k])).sort();
+  if (other.length) out.push(`${label}: ${other.join(', ')} changed`);
+  return out;
+}
+
+/**
+ * Summaries of what changed between two pod templates, most important first:
+ * `image web: nginx:1.26 → nginx:1.27`, `container sidecar added`, `resources web: limits.cpu 500m → 1`,
+ * `env web changed`, `pod spec: volumes changed`, `template annotations changed`.
+ * A CREATE (no old template) summarises the images it introduces.
+ */
+export function describeTemplateChange(oldT: PodTemplate | undefined, newT: PodTemplate | undefined): string[] {
+  const out: string[] = [];
+  if (!oldT && newT) {
+    for (const list of CONTAINER_LISTS) {
+      for (const [name, c] of containersByName(newT, list)) {
+        const label = list === 'containers' ? name : `${CONTAINER_NOUN[list]} ${name}`;
+        out.push(`image ${label}: ${c.image ?? '(none)'}`);
+      }
+    }
+    return out;
+  }
+  for (const list of CONTAINER_LISTS) {
+    const noun = CONTAINER_NOUN[list];
+    const before = containersByName(oldT, list);
+    const after = containersByName(newT, list);
+    for (const [name, c] of after) {
+      const prev = before.get(name);
+      if (!prev) out.push(`${noun} ${name} added (${c.image ?? 'no image'})`);
+      else out.push(...describeContainer(noun, name, prev, c));
+    }
+    for (const name of before.keys()) if (!after.has(name)) out.push(`${noun} ${name} removed`);
+  }
+  const oldSpec = oldT?.spec ?? {};
+  const newSpec = newT?.spec ?? {};
+  const specKeys = new Set([...Object.keys(oldSpec), ...Object.keys(newSpec)]);
+  for (const list of CONTAINER_LISTS) specKeys.delete(list);
+  const specChanged = [...specKeys].filter((k) => !jsonEqual(oldSpec[k], newSpec[k])).sort();
+  if (specChanged.length) out.push(`pod spec: ${specChanged.join(', ')} changed`);
+  if (!jsonEqual(oldT?.metadata?.labels, newT?.metadata?.labels)) out.push('template labels changed');
+  const oldAnn = withoutRestartedAt(oldT) as PodTemplate | undefined;
+  const newAnn = withoutRestartedAt(newT) as PodTemplate | undefined;
+  if (!jsonEqual(oldAnn?.metadata?.annotations, newAnn?.metadata?.annotations)) out.push('template annotations changed');
+  return out;
+}
