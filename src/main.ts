@@ -1,8 +1,9 @@
 /** Composition root of the `tracegate` binary: wires process I/O into the CLI and exits with its code. */
 import { createCli } from './cli/main.js';
+import { runServeCommand } from './cli/serve.js';
 import { readStream } from './cli/io.js';
 
-const run = createCli();
+const run = createCli({ serve: (args, io) => runServeCommand(args, io) });
 const code = await run(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),

@@ -10,6 +10,7 @@ import { runPoliciesCommand } from './policies.js';
 export const USAGE = `Usage: tracegate COMMAND [options]
 
 Commands:
+  serve      run the admission webhook (HTTPS)
   check      evaluate manifests against the policies, offline (for CI)
   policies   list the enforced policies with versions and digests
   version    print the version

@@ -1,0 +1,20 @@
+/** The annotation keys tracegate writes, under the configured prefix (default `tracegate.io/`). */
+
+/** Shown by `kubectl rollout history`: Kubernetes' own key for why a revision exists. */
+export const CHANGE_CAUSE = 'kubernetes.io/change-cause';
+
+/** The keys tracegate owns, for one prefix; Argo CD's ignoreDifferences recipe lists exactly these. */
+export function tracegateKeys(prefix: string) {
+  return {
+    tenant: `${prefix}tenant`,
+    changedBy: `${prefix}changed-by`,
+    changeId: `${prefix}change-id`,
+    fieldManager: `${prefix}field-manager`,
+    commit: `${prefix}commit`,
+    approver: `${prefix}approver`,
+    pipelineRun: `${prefix}pipeline-run`,
+    breakGlass: `${prefix}break-glass`,
+  } as const;
+}
+
+export type TracegateKeys = ReturnType<typeof tracegateKeys>;

@@ -1,0 +1,42 @@
+/**
+ * Change ids: `<id>.<template hash>`. The id part is new for every template change and survives
+ * reinvocation; the hash part is the pod template's digest, so a template changed while the gate was
+ * bypassed no longer matches the change id it carries — the recorder flags such changes unverified.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { canonicalJson } from '../policy/digest.js';
+import type { PodTemplate } from '../k8s/types.js';
+import { RESTARTED_AT } from '../workload/template-diff.js';
+
+/** 16 hex characters (64 bits) of the template digest: collisions are not a practical concern here. */
+const TEMPLATE_HASH_CHARS = 16;
+
+/** Digest of a pod template, ignoring kubectl's restartedAt (a restart is not a change of what runs). */
+export function templateHash(template: PodTemplate | undefined): string {
+  let t: unknown = template ?? null;
+  const ann = template?.metadata?.annotations;
+  if (ann && RESTARTED_AT in ann) {
+    const rest = { ...ann };
+    delete rest[RESTARTED_AT];
+    t = { ...template, metadata: { ...template!.metadata, annotations: Object.keys(rest).length ? rest : undefined } };
+  }
+  return createHash('sha256').update(canonicalJson(t)).digest('hex').slice(0, TEMPLATE_HASH_CHARS);
+}
+
+/** Time-ordered id: base-36 milliseconds then 40 random bits, so ids sort by when the gate issued them. */
+export function newChangeIdPart(now: number = Date.now(), random: (n: number) => Buffer = randomBytes): string {
+  return `${now.toString(36)}${random(5).toString('hex')}`;
+}
+
+/** Splits `<id>.<hash>`; tolerates values written by others (no hash part). */
+export function parseChangeId(value: unknown): { id: string; hash?: string } | undefined {
+  if (typeof value !== 'string' || !value) return undefined;
+  const dot = value.lastIndexOf('.');
+  return dot > 0 ? { id: value.slice(0, dot), hash: value.slice(dot + 1) } : { id: value };
+}
+
+/** True when a change id was issued by the gate for exactly this template. */
+export function changeIdMatches(value: unknown, template: PodTemplate | undefined): boolean {
+  const parsed = parseChangeId(value);
+  return parsed?.hash !== undefined && parsed.hash === templateHash(template);
+}

@@ -1,0 +1,17 @@
+/** Webhook TLS: CA + serving certificate issuance, the files they live in, and checks on them. */
+export {
+  CLOCK_SKEW_MS,
+  DEFAULT_CA_VALID_DAYS,
+  DEFAULT_SERVING_VALID_DAYS,
+  RSA_KEY_BITS,
+  defaultKeyPairGenerator,
+  issueCa,
+  issueServingCert,
+  randomSerialHex,
+  serviceDnsNames,
+} from './issue.js';
+export type { IssuedCa, IssuedServing, KeyPairGenerator, RandomBytes } from './issue.js';
+export { DEFAULT_RENEW_BEFORE_DAYS, certPaths, ensureDevCerts, readCertSet, writeCertSet } from './files.js';
+export type { CertPaths, EnsuredCerts } from './files.js';
+export { assessCertSet, caBundleBase64, inspectCert, verifyServingPair } from './inspect.js';
+export type { CertInfo, CertSetAssessment, CertSetPems } from './inspect.js';

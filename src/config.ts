@@ -1,0 +1,145 @@
+/**
+ * The gate's configuration: defaults ← environment (TRACEGATE_*) ← command-line flags, validated once
+ * with ajv and frozen. Everything downstream receives this object and never reads env or argv itself.
+ */
+import { Ajv } from 'ajv';
+import { TracegateError } from './errors.js';
+import { DEFAULT_ANNOTATION_PREFIX } from './policy/defaults.js';
+
+export interface GateConfig {
+  port: number;
+  host: string;
+  /** Serving certificate and key; when absent a development CA and certificate are issued into devCertDir. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  devCertDir: string;
+  tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** How often certificate files are checked for renewal (Secret volumes swap files by symlink; polling sees it). */
+  certReloadIntervalMs: number;
+  policies: string[];
+  annotationPrefix: string;
+  tenantLabel: string;
+  namespacePattern?: string;
+  namespacesFile?: string;
+  /** `cluster`: namespace informer; `file`: namespacesFile; `none`: pattern only; `auto`: cluster when in a pod or given a kubeconfig. */
+  tenancy: 'auto' | 'cluster' | 'file' | 'none';
+  kubeconfig?: string;
+  /** The Service the apiserver calls, for the development certificate's names. */
+  serviceName: string;
+  serviceNamespace: string;
+  bodyLimitBytes: number;
+  /** Upper bound on a review's processing when the apiserver's ?timeout= is absent or larger. */
+  maxRequestTimeoutMs: number;
+  /** After SIGTERM: keep serving while endpoints are withdrawn, then drain for at most shutdownGraceMs. */
+  shutdownDelayMs: number;
+  shutdownGraceMs: number;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+/** An object and an old object of 3 MiB each (the apiserver's request cap) plus the review envelope. */
+const DEFAULT_BODY_LIMIT = 7 * 1024 * 1024;
+
+export const CONFIG_DEFAULTS: Readonly<GateConfig> = Object.freeze({
+  port: 8443,
+  host: '0.0.0.0',
+  devCertDir: 'certs',
+  tlsMinVersion: 'TLSv1.2',
+  certReloadIntervalMs: 10_000,
+  policies: [],
+  annotationPrefix: DEFAULT_ANNOTATION_PREFIX,
+  tenantLabel: `${DEFAULT_ANNOTATION_PREFIX}tenant`,
+  tenancy: 'auto',
+  serviceName: 'tracegate',
+  serviceNamespace: 'tracegate',
+  bodyLimitBytes: DEFAULT_BODY_LIMIT,
+  // The apiserver's own default webhook timeout; its ?timeout= is usually shorter.
+  maxRequestTimeoutMs: 10_000,
+  shutdownDelayMs: 5_000,
+  shutdownGraceMs: 20_000,
+  logLevel: 'info',
+});
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(CONFIG_DEFAULTS),
+  properties: {
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    host: { type: 'string', minLength: 1 },
+    tlsCertFile: { type: 'string', minLength: 1 },
+    tlsKeyFile: { type: 'string', minLength: 1 },
+    devCertDir: { type: 'string', minLength: 1 },
+    tlsMinVersion: { enum: ['TLSv1.2', 'TLSv1.3'] },
+    certReloadIntervalMs: { type: 'integer', minimum: 100 },
+    policies: { type: 'array', items: { type: 'string', minLength: 1 } },
+    annotationPrefix: { type: 'string', pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}/$' },
+    tenantLabel: { type: 'string', minLength: 1, maxLength: 317 },
+    namespacePattern: { type: 'string', minLength: 1 },
+    namespacesFile: { type: 'string', minLength: 1 },
+    tenancy: { enum: ['auto', 'cluster', 'file', 'none'] },
+    kubeconfig: { type: 'string', minLength: 1 },
+    serviceName: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+    serviceNamespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+    bodyLimitBytes: { type: 'integer', minimum: 1024 },
+    maxRequestTimeoutMs: { type: 'integer', minimum: 100, maximum: 30_000 },
+    shutdownDelayMs: { type: 'integer', minimum: 0 },
+    shutdownGraceMs: { type: 'integer', minimum: 0 },
+    logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+
+/** Environment variables the gate reads, each mapped to a config key. */
+export const ENV_KEYS: Readonly<Record<string, keyof GateConfig>> = {
+  TRACEGATE_PORT: 'port',
+  TRACEGATE_HOST: 'host',
+  TRACEGATE_TLS_CERT: 'tlsCertFile',
+  TRACEGATE_TLS_KEY: 'tlsKeyFile',
+  TRACEGATE_CERT_DIR: 'devCertDir',
+  TRACEGATE_POLICIES: 'policies',
+  TRACEGATE_ANNOTATION_PREFIX: 'annotationPrefix',
+  TRACEGATE_TENANT_LABEL: 'tenantLabel',
+  TRACEGATE_NAMESPACE_PATTERN: 'namespacePattern',
+  TRACEGATE_NAMESPACES_FILE: 'namespacesFile',
+  TRACEGATE_TENANCY: 'tenancy',
+  TRACEGATE_SERVICE_NAME: 'serviceName',
+  TRACEGATE_SERVICE_NAMESPACE: 'serviceNamespace',
+  TRACEGATE_LOG_LEVEL: 'logLevel',
+};
+
+const NUMERIC: ReadonlySet<string> = new Set(['port', 'certReloadIntervalMs', 'bodyLimitBytes', 'maxRequestTimeoutMs', 'shutdownDelayMs', 'shutdownGraceMs']);
+
+function coerce(key: string, value: string): unknown {
+  if (NUMERIC.has(key)) return /^\d+$/.test(value) ? Number(value) : value;
+  if (key === 'policies') return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value;
+}
+
+/** Merges defaults, environment and overrides; throws CONFIG_INVALID listing every problem. */
+export function buildConfig(env: Readonly<Record<string, string | undefined>>, overrides: Partial<Record<keyof GateConfig, unknown>>): Readonly<GateConfig> {
+  const merged: Record<string, unknown> = { ...CONFIG_DEFAULTS, policies: [...CONFIG_DEFAULTS.policies] };
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') merged[key] = coerce(key, v);
+  }
+  for (const [key, v] of Object.entries(overrides)) if (v !== undefined) merged[key] = typeof v === 'string' ? coerce(key, v) : v;
+  if (!validate(merged)) {
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath.slice(1) || (e.params as { additionalProperty?: string }).additionalProperty || 'config'}: ${e.message}`);
+    throw new TracegateError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
+  }
+  if ((merged.tlsCertFile === undefined) !== (merged.tlsKeyFile === undefined)) {
+    throw new TracegateError('CONFIG_INVALID', 'invalid configuration: set both the TLS certificate and key files, or neither (to use development certificates)');
+  }
+  if (typeof merged.namespacePattern === 'string') {
+    try {
+      new RegExp(merged.namespacePattern);
+    } catch (err) {
+      throw new TracegateError('CONFIG_INVALID', `invalid configuration: namespacePattern is not a regular expression: ${(err as Error).message}`);
+    }
+  }
+  if (merged.tenancy === 'file' && merged.namespacesFile === undefined) {
+    throw new TracegateError('CONFIG_INVALID', 'invalid configuration: tenancy "file" needs a namespaces file (--namespaces-file)');
+  }
+  return Object.freeze({ ...(merged as unknown as GateConfig), policies: Object.freeze([...(merged.policies as string[])]) as string[] });
+}

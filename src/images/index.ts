@@ -1,0 +1,13 @@
+/** Image references and the patterns policies match them with. */
+export type { ImageRef } from './image-ref.js';
+export {
+  DOCKER_HUB,
+  familiarName,
+  isDockerHub,
+  isRegistryLike,
+  normalizeRegistry,
+  parseImageRef,
+  parseRepositoryName,
+} from './image-ref.js';
+export type { ImagePattern, ImagePatternKind } from './image-pattern.js';
+export { compileImagePattern, compileImagePatterns, matchesAny } from './image-pattern.js';
