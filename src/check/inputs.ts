@@ -4,11 +4,11 @@
  * is the file-system edge.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { extname, join, relative, resolve } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { TracegateError } from '../errors.js';
 import { isRecord, type KubeObject } from '../k8s/types.js';
-import { lineOf } from '../yaml/locate.js';
+import { errorLine, lineOf } from '../yaml/locate.js';
 
 export interface InputDocument {
   file: string;
@@ -32,10 +32,17 @@ export function parseInputText(text: string, file: string): InputDocument[] {
   for (const doc of docs) {
     const err = doc.errors[0];
     if (err) {
-      const line = err.linePos?.[0]?.line;
+      const line = errorLine(err, counter);
       throw new TracegateError('INPUT_PARSE', `${file}${line ? `:${line}` : ''}: ${err.message.split('\n')[0]}`, { file, line });
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      // Caps alias expansion: a "billion laughs" document must be an input error, not an out-of-memory crash.
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      const line = lineOf(doc, counter, '');
+      throw new TracegateError('INPUT_PARSE', `${file}${line ? `:${line}` : ''}: ${(err as Error).message}`, { file, line });
+    }
     if (value === null || value === undefined) continue;
     if (!isRecord(value)) {
       const line = lineOf(doc, counter, '');
@@ -73,18 +80,22 @@ async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Reads every input; `-` is standard input, read through `readStdin`. */
-export async function readInputs(paths: readonly string[], readStdin: () => Promise<string>): Promise<InputDocument[]> {
+/**
+ * Reads every input; `-` is standard input, read through `readStdin`. Relative paths resolve against
+ * `cwd` (the CLI's, not necessarily the process's) but reports name files as the user wrote them.
+ */
+export async function readInputs(paths: readonly string[], readStdin: () => Promise<string>, cwd = process.cwd()): Promise<InputDocument[]> {
   const out: InputDocument[] = [];
   for (const p of paths) {
     if (p === '-') {
       out.push(...parseInputText(await readStdin(), '<stdin>'));
       continue;
     }
-    const info = await stat(p).catch(() => undefined);
+    const abs = resolve(cwd, p);
+    const info = await stat(abs).catch(() => undefined);
     if (!info) throw new TracegateError('INPUT_NOT_FOUND', `input not found: ${p}`, { path: p });
-    const files = info.isDirectory() ? await listFiles(p) : [p];
-    for (const f of files) out.push(...parseInputText(await readFile(f, 'utf8'), f));
+    const files = info.isDirectory() ? (await listFiles(abs)).map((f) => join(p, relative(abs, f))) : [p];
+    for (const f of files) out.push(...parseInputText(await readFile(resolve(cwd, f), 'utf8'), f));
   }
   return out;
 }

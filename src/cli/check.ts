@@ -56,7 +56,7 @@ export async function runCheckCommand(args: string[], io: CliIo, version: string
   if (!FORMATS.includes(format)) throw new TracegateError('USAGE', `unknown output format ${JSON.stringify(values.output)}; use ${FORMATS.join(', ')}`);
   if (positionals.length === 0) throw new TracegateError('USAGE', 'no input: give files, directories or - for standard input');
   const set = await loadPolicySet(values.policies, io);
-  const docs = await readInputs(positionals, io.readStdin);
+  const docs = await readInputs(positionals, io.readStdin, io.cwd);
   const report = runCheck(set, docs, {
     namespace: values.namespace ?? 'default',
     ...(values.tenant !== undefined ? { tenant: values.tenant } : {}),

@@ -1,5 +1,6 @@
 /** `tracegate policies`: which policies are enforced — name, version, digest — for compliance reviewers. */
 import { parseArgs } from 'node:util';
+import { TracegateError } from '../errors.js';
 import type { CliIo } from './io.js';
 import { loadPolicySet } from './policies-option.js';
 import type { PolicySet } from '../policy/types.js';
@@ -33,6 +34,9 @@ export async function runPoliciesCommand(args: string[], io: CliIo): Promise<num
   if (values.help) {
     io.stdout(POLICIES_USAGE);
     return 0;
+  }
+  if (values.output !== 'text' && values.output !== 'json') {
+    throw new TracegateError('USAGE', `unknown output format ${JSON.stringify(values.output)}; use text or json`);
   }
   const view = describePolicySet(await loadPolicySet(values.policies, io));
   if (values.output === 'json') {

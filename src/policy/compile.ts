@@ -6,6 +6,7 @@
 import { compileImagePattern, type ImagePattern } from '../images/index.js';
 import { parseQuantity, type Quantity } from '../quantities/index.js';
 import {
+  CHANGE_COMMIT_NAME,
   DEFAULT_SCRIPT_MANAGERS,
   DEFAULT_TRUSTED_MANAGERS,
   IMAGE_CONTAINER_LISTS,
@@ -14,6 +15,7 @@ import {
 } from './defaults.js';
 import { sha256Digest } from './digest.js';
 import { globToRegExp } from './glob.js';
+import { childPath } from '../yaml/locate.js';
 import type {
   CompiledCheck,
   CompiledKeyRequirement,
@@ -55,7 +57,7 @@ function quantities(map: Record<string, string | number> | undefined, path: stri
   for (const [name, raw] of Object.entries(map ?? {})) {
     const q = parseQuantity(raw);
     if (q.ok) out.set(name, q.value);
-    else problems.push({ path: `${path}.${name}`, message: `invalid quantity ${JSON.stringify(raw)}: ${q.error}` });
+    else problems.push({ path: childPath(path, name), message: `invalid quantity ${JSON.stringify(raw)}: ${q.error}` });
   }
   return out;
 }
@@ -133,6 +135,7 @@ function compileCheck(rule: RuleSpec, path: string, problems: Problems, opts: Co
     type: 'provenance',
     spec: {
       commit: provenanceKey(r.commit, PROVENANCE_KEY_DEFAULTS.commit, prefix),
+      changeCommit: `${prefix}${CHANGE_COMMIT_NAME}`,
       approver: provenanceKey(r.approver, PROVENANCE_KEY_DEFAULTS.approver, prefix),
       pipelineRun: provenanceKey(r.pipelineRun, PROVENANCE_KEY_DEFAULTS.pipelineRun, prefix),
       requireCommit: r.requireCommit ?? true,

@@ -35,5 +35,12 @@ export const PROVENANCE_KEY_DEFAULTS = {
   pipelineRun: { name: 'pipeline-run', aliases: ['ci/pipeline-run', 'ci/run', 'pipelineRun', 'pipeline-run'] },
 } as const;
 
+/**
+ * The gate stamps, at every admitted template change, the commit it was made with (after the prefix).
+ * Freshness is judged against this stamp, so provenance may arrive in an earlier metadata-only update
+ * (`kubectl annotate`, then `kubectl set image`) yet can never be reused for a second change.
+ */
+export const CHANGE_COMMIT_NAME = 'change-commit';
+
 /** Break-glass annotation name (after the prefix). */
 export const BREAK_GLASS_NAME = 'break-glass';

@@ -4,7 +4,7 @@
  */
 import { parseImageRef } from '../images/index.js';
 import { isRecord, type KubeObject } from '../k8s/types.js';
-import { isWorkloadKind, podTemplateOf, templatePathPrefix } from '../workload/pod-template.js';
+import { changeViewOf, isWorkloadKind, podTemplateOf, templatePathPrefix } from '../workload/pod-template.js';
 import { describeTemplateChange, templateChanged } from '../workload/template-diff.js';
 import { policyMatches } from './match.js';
 import { imageCache, violationFactory, type CheckInput } from './rules/context.js';
@@ -32,6 +32,22 @@ function runRule(policy: CompiledPolicy, rule: CompiledRule, input: CheckInput, 
   }
 }
 
+/**
+ * Subresources whose object is a whole Pod with a changed spec: `kubectl debug` adds ephemeral
+ * containers through one and in-place resize changes resources through the other. Every other
+ * subresource (scale, status, …) carries no pod template of its own to judge.
+ */
+const POD_SPEC_SUBRESOURCES: ReadonlySet<string> = new Set(['ephemeralcontainers', 'resize']);
+
+/**
+ * Identifies "the same problem" across the old and new object: containers by list and name, not index,
+ * so inserting a container does not resurrect another container's grandfathered violation.
+ */
+function problemKey(v: Violation): string {
+  const where = v.container === undefined ? v.path : v.path.replace(/(containers|initContainers|ephemeralContainers)\[\d+\]/, `$1[name=${v.container}]`);
+  return `${v.rule}\u0000${where}\u0000${v.message}`;
+}
+
 /** The strongest action among violations decides: any deny → deny, else any warn → warn, else allow. */
 export function verdictOf(violations: readonly Violation[]): Verdict {
   if (violations.some((v) => v.action === 'deny')) return 'deny';
@@ -40,20 +56,26 @@ export function verdictOf(violations: readonly Violation[]): Verdict {
 }
 
 /**
- * Evaluates every selected policy. Objects that are not workloads (a `Scale` from `deployments/scale`,
- * a DELETE's null object) select nothing and are allowed: there is no pod template to judge.
+ * Evaluates every selected policy on a CREATE or UPDATE. Objects that are not workloads (a `Scale` from
+ * `deployments/scale`, a DELETE's null object), DELETE and CONNECT, and subresources other than a Pod's
+ * ephemeralcontainers and resize select nothing and are allowed: there is no pod template to judge.
  * On UPDATE, rules with `onUpdate: changed` report only violations the old object did not already have,
  * so a restart or scale of a grandfathered workload is not blocked by a newer policy.
  */
 export function evaluate(set: PolicySet, ctx: RequestContext, object: KubeObject | null | undefined, oldObject?: KubeObject | null): EvaluationResult {
   const result: EvaluationResult = { verdict: 'allow', violations: [], applied: [], templateChanged: false, changes: [] };
-  if (!isRecord(object) || !isWorkloadKind(object.kind) || ctx.subResource) return result;
+  if (!isRecord(object) || !isWorkloadKind(object.kind)) return result;
+  // A deny on DELETE would make a bad workload impossible to remove.
+  if (ctx.operation !== 'CREATE' && ctx.operation !== 'UPDATE') return result;
+  if (ctx.subResource && !(object.kind === 'Pod' && POD_SPEC_SUBRESOURCES.has(ctx.subResource))) return result;
   const old = isRecord(oldObject) && oldObject.kind === object.kind ? oldObject : undefined;
   const template = podTemplateOf(object);
   const oldTemplate = old ? podTemplateOf(old) : undefined;
-  const changed = ctx.operation === 'CREATE' || !old ? true : templateChanged(oldTemplate, template);
+  const view = changeViewOf(object);
+  const oldView = old ? changeViewOf(old) : undefined;
+  const changed = ctx.operation === 'CREATE' || !old ? true : templateChanged(oldView, view);
   result.templateChanged = changed;
-  result.changes = changed ? describeTemplateChange(old ? oldTemplate : undefined, template) : [];
+  result.changes = changed ? describeTemplateChange(oldView, view) : [];
   const image = imageCache(parseImageRef);
   const prefix = templatePathPrefix(object.kind);
   const input: CheckInput = { ctx, object, oldObject: old, template, oldTemplate, templatePrefix: prefix, templateChanged: changed, changes: result.changes, image };
@@ -67,8 +89,8 @@ export function evaluate(set: PolicySet, ctx: RequestContext, object: KubeObject
     for (const rule of policy.rules) {
       let found = runRule(policy, rule, input, result);
       if (found.length && oldInput && rule.onUpdate === 'changed' && rule.check.type !== 'provenance') {
-        const before = new Set(runRule(policy, rule, oldInput, result).map((v) => `${v.path}\u0000${v.message}`));
-        found = found.filter((v) => !before.has(`${v.path}\u0000${v.message}`));
+        const before = new Set(runRule(policy, rule, oldInput, result).map(problemKey));
+        found = found.filter((v) => !before.has(problemKey(v)));
       }
       result.violations.push(...found);
     }

@@ -4,12 +4,12 @@
  * document and what is wrong, because a bad policy must be a startup error a person can fix at once.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { extname, join, relative } from 'node:path';
+import { extname, join, relative, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { TracegateError } from '../errors.js';
 import { compilePolicy, deepFreeze, type CompileProblem } from './compile.js';
-import { lineOf } from '../yaml/locate.js';
+import { childPath, errorLine, lineOf } from '../yaml/locate.js';
 import { DEFAULT_ANNOTATION_PREFIX } from './defaults.js';
 import { sha256Digest } from './digest.js';
 import type { CompiledPolicy, PolicyDocument, PolicySet } from './types.js';
@@ -35,14 +35,26 @@ export function pointerToPath(pointer: string): string {
     .split('/')
     .slice(1)
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : childPath(acc, seg)), '');
 }
 
-function describeAjvError(e: ErrorObject): { path: string; message: string } {
+const CHECKS = ['images', 'resources', 'metadata', 'provenance'] as const;
+
+/** The one-check rule in words, naming the checks a rule has when it has more than one. */
+function oneCheckMessage(value: unknown): string {
+  const has = value !== null && typeof value === 'object' ? CHECKS.filter((c) => Object.hasOwn(value, c)) : [];
+  const found = has.length > 1 ? `it has ${has.join(' and ')}` : 'it has none';
+  return `a rule needs exactly one check (images, resources, metadata or provenance); ${found}`;
+}
+
+/** `path` names the offending node; `linePath` the field to point at when that is more precise (an unknown key). */
+function describeAjvError(e: ErrorObject): { path: string; linePath?: string; message: string } {
   const path = pointerToPath(e.instancePath);
   switch (e.keyword) {
-    case 'additionalProperties':
-      return { path, message: `unknown field ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)}` };
+    case 'additionalProperties': {
+      const field = (e.params as { additionalProperty: string }).additionalProperty;
+      return { path, linePath: childPath(path, field), message: `unknown field ${JSON.stringify(field)}` };
+    }
     case 'required':
       return { path, message: `missing required field ${JSON.stringify((e.params as { missingProperty: string }).missingProperty)}` };
     case 'enum':
@@ -50,7 +62,7 @@ function describeAjvError(e: ErrorObject): { path: string; message: string } {
     case 'const':
       return { path, message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
     case 'oneOf':
-      return { path, message: 'a rule needs exactly one check: images, resources, metadata or provenance' };
+      return { path, message: oneCheckMessage(e.data) };
     default:
       return { path, message: e.message ?? e.keyword };
   }
@@ -80,7 +92,8 @@ function fail(code: 'POLICY_PARSE' | 'POLICY_SCHEMA' | 'POLICY_INVALID' | 'POLIC
 
 /** Creates a loader; the schema is compiled once here. */
 export function createPolicyLoader(opts: PolicyLoaderOptions) {
-  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  // strictRequired would reject the schema's `oneOf: [{required: [images]}, …]`, the standard way to say "exactly one of".
+  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true });
   const validate: ValidateFunction = ajv.compile(opts.schema);
   const annotationPrefix = opts.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX;
 
@@ -93,15 +106,22 @@ export function createPolicyLoader(opts: PolicyLoaderOptions) {
     docs.forEach((doc, index) => {
       const yamlErr = doc.errors[0];
       if (yamlErr) {
-        const line = yamlErr.linePos?.[0]?.line;
+        const line = errorLine(yamlErr, counter);
         fail('POLICY_PARSE', [{ file, document: index, ...(line !== undefined ? { line } : {}), path: '(document)', message: yamlErr.message.split('\n')[0]! }]);
       }
-      const value: unknown = doc.toJS({ maxAliasCount: 100 });
+      let value: unknown;
+      try {
+        // Caps alias expansion: a "billion laughs" document must be an error, not an out-of-memory crash.
+        value = doc.toJS({ maxAliasCount: 100 });
+      } catch (err) {
+        const line = lineOf(doc, counter, '');
+        fail('POLICY_PARSE', [{ file, document: index, ...(line !== undefined ? { line } : {}), path: '(document)', message: (err as Error).message }]);
+      }
       if (value === null || value === undefined) return; // an empty document (e.g. a trailing `---`)
       if (!validate(value)) {
         const problems = usefulErrors(validate.errors ?? []).map((e) => {
-          const d = describeAjvError(e);
-          const line = lineOf(doc, counter, d.path);
+          const { linePath, ...d } = describeAjvError(e);
+          const line = lineOf(doc, counter, linePath ?? d.path);
           return { file, document: index, ...(line !== undefined ? { line } : {}), ...d };
         });
         fail('POLICY_SCHEMA', problems);
@@ -149,10 +169,16 @@ export function createPolicyLoader(opts: PolicyLoaderOptions) {
       } else files.push(p);
     }
     if (files.length === 0) throw new TracegateError('POLICY_NOT_FOUND', `no policy files (*.yaml, *.yml) in ${paths.join(', ')}`, { paths });
+    // The same file named twice (`-p policies -p policies/x.yaml`) is one source, not a duplicate policy.
+    const unique = new Map(files.map((f) => [resolve(f), f]));
     const policies: CompiledPolicy[] = [];
-    for (const file of files) {
+    for (const file of unique.values()) {
       const shown = relative(baseDir, file) || file;
-      policies.push(...parse(await readFile(file, 'utf8'), shown.startsWith('..') ? file : shown));
+      const name = shown.startsWith('..') ? file : shown;
+      const found = parse(await readFile(file, 'utf8'), name);
+      // An emptied or comment-only file would otherwise load as "no rules": enforcing nothing, silently.
+      if (found.length === 0) fail('POLICY_INVALID', [{ file: name, document: 0, line: 1, path: '(document)', message: 'no policy in this file (it is empty or only comments)' }]);
+      policies.push(...found);
     }
     return toSet(policies);
   }

@@ -27,6 +27,23 @@ export function annotationSources(obj: KubeObject | undefined, templateAnnotatio
   return [obj?.metadata?.annotations, templateAnnotations];
 }
 
+/**
+ * Finds the commit that makes a change fresh: the first value not among `previous` (the commits earlier
+ * changes were admitted with), else the first value found.
+ */
+export function findFreshProvenance(now: Sources, key: ProvenanceKey, previous: readonly string[]): FoundValue | undefined {
+  let first: FoundValue | undefined;
+  for (let i = 0; i < now.length; i++) {
+    for (const k of key.keys) {
+      const v = read(now, key, i, k);
+      if (v === undefined) continue;
+      if (!previous.includes(v)) return { key: k, value: v };
+      first ??= { key: k, value: v };
+    }
+  }
+  return first;
+}
+
 /** Finds a provenance value, preferring one that changed relative to `old` when given. */
 export function findProvenance(now: Sources, key: ProvenanceKey, old?: Sources): FoundValue | undefined {
   let first: FoundValue | undefined;

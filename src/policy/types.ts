@@ -157,6 +157,8 @@ export interface ProvenanceKey {
 
 export interface CompiledProvenanceRule {
   commit: ProvenanceKey;
+  /** Gate-owned annotation: the commit the current pod template was admitted with. */
+  changeCommit: string;
   approver: ProvenanceKey;
   pipelineRun: ProvenanceKey;
   requireCommit: boolean;

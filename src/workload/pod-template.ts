@@ -41,3 +41,14 @@ export function podTemplateOf(obj: KubeObject | null | undefined): PodTemplate |
   }
   return isRecord(node) ? (node as PodTemplate) : undefined;
 }
+
+/**
+ * The part of a workload whose change is a change of what runs: its pod template, or a Pod's spec
+ * alone — a Pod's metadata is the object's own, which `kubectl label` and `annotate` edit without
+ * touching the running containers.
+ */
+export function changeViewOf(obj: KubeObject | null | undefined): PodTemplate | undefined {
+  const template = podTemplateOf(obj);
+  if (!template || obj?.kind !== 'Pod') return template;
+  return isRecord(template.spec) ? { spec: template.spec } : {};
+}

@@ -8,7 +8,7 @@ import { CONTAINER_LISTS, CONTAINER_NOUN, isRecord, type Container, type PodTemp
 /** Template annotation kubectl sets on `rollout restart`; a restart is not a change of what runs. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
-/** Structural equality for JSON values (key order ignored). */
+/** Structural equality for JSON values (key order ignored; a null field equals an absent one). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) {
@@ -16,27 +16,37 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
     return a.every((v, i) => jsonEqual(v, b[i]));
   }
   if (isRecord(a) && isRecord(b)) {
-    const ak = Object.keys(a).filter((k) => a[k] !== undefined);
-    const bk = Object.keys(b).filter((k) => b[k] !== undefined);
+    // null and absent are the same field to the apiserver (omitempty), and clients send either.
+    const ak = Object.keys(a).filter((k) => a[k] !== undefined && a[k] !== null);
+    const bk = Object.keys(b).filter((k) => b[k] !== undefined && b[k] !== null);
     if (ak.length !== bk.length) return false;
     return ak.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
   }
   return false;
 }
 
-function withoutRestartedAt(template: PodTemplate | undefined): unknown {
-  if (!template) return undefined;
-  const annotations = template.metadata?.annotations;
-  if (!isRecord(annotations) || !(RESTARTED_AT in annotations)) return template;
-  const rest = { ...annotations };
+/** Template annotations without restartedAt; an empty map is no map, as the apiserver stores it. */
+function annotationsWithoutRestartedAt(template: PodTemplate | undefined): Record<string, unknown> | undefined {
+  const annotations = template?.metadata?.annotations;
+  if (!isRecord(annotations)) return undefined;
+  const rest: Record<string, unknown> = { ...annotations };
   delete rest[RESTARTED_AT];
-  const metadata = { ...template.metadata, annotations: Object.keys(rest).length ? rest : undefined };
-  return { ...template, metadata };
+  return Object.keys(rest).length ? rest : undefined;
 }
 
-/** True when the templates differ in anything but kubectl's restartedAt annotation. */
+/**
+ * What decides whether what runs changed: labels, annotations (except restartedAt) and spec. The rest of
+ * the metadata is bookkeeping — for a Pod, whose own metadata is its template view, resourceVersion and
+ * managedFields change on every write.
+ */
+function comparable(template: PodTemplate | undefined): unknown {
+  if (!template) return undefined;
+  return { labels: template.metadata?.labels, annotations: annotationsWithoutRestartedAt(template), spec: template.spec };
+}
+
+/** True when the templates differ in labels, annotations other than kubectl's restartedAt, or spec. */
 export function templateChanged(oldT: PodTemplate | undefined, newT: PodTemplate | undefined): boolean {
-  return !jsonEqual(withoutRestartedAt(oldT), withoutRestartedAt(newT));
+  return !jsonEqual(comparable(oldT), comparable(newT));
 }
 
 function containersByName(t: PodTemplate | undefined, list: (typeof CONTAINER_LISTS)[number]): Map<string, Container> {
@@ -112,8 +122,6 @@ export function describeTemplateChange(oldT: PodTemplate | undefined, newT: PodT
   const specChanged = [...specKeys].filter((k) => !jsonEqual(oldSpec[k], newSpec[k])).sort();
   if (specChanged.length) out.push(`pod spec: ${specChanged.join(', ')} changed`);
   if (!jsonEqual(oldT?.metadata?.labels, newT?.metadata?.labels)) out.push('template labels changed');
-  const oldAnn = withoutRestartedAt(oldT) as PodTemplate | undefined;
-  const newAnn = withoutRestartedAt(newT) as PodTemplate | undefined;
-  if (!jsonEqual(oldAnn?.metadata?.annotations, newAnn?.metadata?.annotations)) out.push('template annotations changed');
+  if (!jsonEqual(annotationsWithoutRestartedAt(oldT), annotationsWithoutRestartedAt(newT))) out.push('template annotations changed');
   return out;
 }

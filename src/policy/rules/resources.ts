@@ -47,6 +47,9 @@ export function checkResources(rule: CompiledResourcesRule, input: CheckInput, m
     const read = quantityReader(site, make, out);
     for (const kind of ['requests', 'limits'] as const) {
       const list = site.container.resources?.[kind];
+      // A required quantity must also parse: presence alone would let `cpu: lots` through when no maximum is set.
+      // Names the rule does not mention stay unjudged, as Gatekeeper's "-1 skips this resource" expects.
+      for (const name of kind === 'requests' ? rule.requests : rule.limits) if (present(list, name)) read(kind, name);
       const required = kind === 'requests' ? rule.requests : rule.limits;
       const missing = required.filter((name) => !present(list, name));
       if (missing.length && !Object.keys(list ?? {}).length) {
