@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorTable, isTracegateError } from '../errors.js';
 import { packageRoot } from '../paths.js';
+import { runCertsCommand } from './certs.js';
 import { runCheckCommand } from './check.js';
 import type { CliIo } from './io.js';
 import { runPoliciesCommand } from './policies.js';
@@ -12,6 +13,7 @@ export const USAGE = `Usage: tracegate COMMAND [options]
 Commands:
   serve      run the admission webhook (HTTPS)
   check      evaluate manifests against the policies, offline (for CI)
+  certs      issue the webhook's CA and serving certificate (and a kustomize overlay)
   policies   list the enforced policies with versions and digests
   version    print the version
 
@@ -30,6 +32,7 @@ export function createCli(extra: Readonly<Record<string, Command>> = {}) {
   const version = packageVersion();
   const commands: Record<string, Command> = {
     check: (args, io) => runCheckCommand(args, io, version),
+    certs: (args, io) => runCertsCommand(args, io),
     policies: runPoliciesCommand,
     version: async (_args, io) => (io.stdout(`tracegate ${version}\n`), 0),
     ...extra,
