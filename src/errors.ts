@@ -22,6 +22,10 @@ export const errorTable = {
   CERT_INVALID: { exit: 2, http: 500, summary: 'certificate or key cannot be used' },
   CERT_WRITE: { exit: 1, http: 500, summary: 'certificate files cannot be written' },
   KUBE_API: { exit: 1, http: 500, summary: 'Kubernetes API call failed' },
+  RELEASE_TOO_LARGE: { exit: 1, http: 500, summary: 'a Helm release record would exceed the 1 MiB Secret limit' },
+  RELEASE_CORRUPT: { exit: 1, http: 500, summary: 'a Helm release record cannot be decoded' },
+  RELEASE_INVALID: { exit: 1, http: 500, summary: 'a Helm release record would not be readable by Helm' },
+  RELEASE_NOT_FOUND: { exit: 2, http: 404, summary: 'no such release or revision' },
 } as const satisfies Record<string, { exit: number; http: number; summary: string }>;
 
 export type ErrorCode = keyof typeof errorTable;
