@@ -11,14 +11,18 @@ import { RESTARTED_AT } from '../workload/template-diff.js';
 /** 16 hex characters (64 bits) of the template digest: collisions are not a practical concern here. */
 const TEMPLATE_HASH_CHARS = 16;
 
-/** Digest of a pod template, ignoring kubectl's restartedAt (a restart is not a change of what runs). */
+/**
+ * Digest of a pod template, ignoring kubectl's restartedAt (a restart is not a change of what runs) and
+ * the template's creationTimestamp (null or absent depending on the cluster and the client library).
+ */
 export function templateHash(template: PodTemplate | undefined): string {
   let t: unknown = template ?? null;
-  const ann = template?.metadata?.annotations;
-  if (ann && RESTARTED_AT in ann) {
-    const rest = { ...ann };
-    delete rest[RESTARTED_AT];
-    t = { ...template, metadata: { ...template!.metadata, annotations: Object.keys(rest).length ? rest : undefined } };
+  const meta = template?.metadata;
+  if (meta && (RESTARTED_AT in (meta.annotations ?? {}) || 'creationTimestamp' in meta)) {
+    const annotations = { ...meta.annotations };
+    delete annotations[RESTARTED_AT];
+    const { creationTimestamp: _ignored, ...rest } = meta;
+    t = { ...template, metadata: { ...rest, annotations: Object.keys(annotations).length ? annotations : undefined } };
   }
   return createHash('sha256').update(canonicalJson(t)).digest('hex').slice(0, TEMPLATE_HASH_CHARS);
 }

@@ -12,6 +12,9 @@ export const USAGE = `Usage: tracegate COMMAND [options]
 
 Commands:
   serve      run the admission webhook (HTTPS)
+  record     record every Deployment change as a Helm release revision
+  history    show a Deployment's recorded history with provenance
+  rollback   restore a recorded revision (like helm rollback)
   check      evaluate manifests against the policies, offline (for CI)
   certs      issue the webhook's CA and serving certificate (and a kustomize overlay)
   policies   list the enforced policies with versions and digests

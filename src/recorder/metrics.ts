@@ -1,0 +1,22 @@
+/** The recorder's Prometheus metrics, on a registry of its own. */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createRecorderMetrics(opts: { defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'tracegate_recorder_' });
+  return {
+    registry,
+    recorded: new Counter({ name: 'tracegate_recorder_revisions_total', help: 'Release revisions recorded.', labelNames: ['verified', 'adopted'] as const, registers: [registry] }),
+    unverified: new Counter({
+      name: 'tracegate_recorder_unverified_changes_total',
+      help: 'Pod-template changes that reached the cluster without the gate (webhook bypassed, down or excluded).',
+      registers: [registry],
+    }),
+    conflicts: new Counter({ name: 'tracegate_recorder_conflicts_total', help: 'Revision creates that found the revision already written (409).', registers: [registry] }),
+    errors: new Counter({ name: 'tracegate_recorder_errors_total', help: 'Recording attempts that failed.', registers: [registry] }),
+    leader: new Gauge({ name: 'tracegate_recorder_leader', help: '1 while this replica holds the Lease.', registers: [registry] }),
+    watchRestarts: new Counter({ name: 'tracegate_recorder_watch_restarts_total', help: 'Deployment watch restarts.', registers: [registry] }),
+  };
+}
+
+export type RecorderMetrics = ReturnType<typeof createRecorderMetrics>;
