@@ -20,8 +20,10 @@ function truncateRunes(text: string, max: number): string {
   return runes.length <= max ? text : `${runes.slice(0, max - 1).join('')}…`;
 }
 
+/** Message, then where (field, and the value when the message does not quote it), which rule, and the fix. */
 function describe(v: Violation): string {
-  return `${v.message} (policy ${v.policy} rule ${v.rule}). Fix: ${v.fix}`;
+  const value = v.value !== undefined && !v.message.includes(v.value) ? `, value ${JSON.stringify(v.value)}` : '';
+  return `${v.message} (field ${v.path}${value}; policy ${v.policy} rule ${v.rule}). Fix: ${v.fix}`;
 }
 
 /** One message with every denying violation, numbered, for `admission webhook "…" denied the request: <message>`. */

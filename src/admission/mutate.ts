@@ -18,7 +18,7 @@ import { auditAnnotations } from './explain.js';
 import { encodePatch, ensureAnnotationsOps, type PatchOp } from './patch.js';
 import { tenantConflict } from './tenant-check.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
-import { baseDecision, type Handled } from './validate.js';
+import { TENANT_RULE, baseDecision, type Handled } from './validate.js';
 
 /** Deployments, StatefulSets and DaemonSets keep this many old revisions for rollback; the apps/v1 default. */
 const DEFAULT_REVISION_HISTORY_LIMIT = 10;
@@ -68,7 +68,7 @@ export function createMutator(deps: MutatorDeps) {
     const obj = request.object;
     const kind = request.kind.kind;
     if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || request.subResource || !isWorkloadKind(kind) || !obj) {
-      return { response: { uid, allowed: true }, decision };
+      return { response: { uid, allowed: true, auditAnnotations: auditAnnotations({ decision: 'skip' }) }, decision };
     }
     const namespace = request.namespace ?? '';
     const tenant = deps.tenantOf(namespace);
@@ -78,8 +78,9 @@ export function createMutator(deps: MutatorDeps) {
     const conflict = tenantConflict({ key: k.tenant, tenant, namespace, object: obj, oldObject: request.oldObject });
     if (conflict) {
       decision.decision = 'deny';
-      decision.rules = ['tracegate/tenant-annotation'];
-      return { response: { uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: conflict }, auditAnnotations: auditAnnotations({ decision: 'deny', tenant }) }, decision };
+      decision.rules = [TENANT_RULE];
+      const audit = auditAnnotations({ decision: 'deny', tenant, 'denied-rules': TENANT_RULE });
+      return { response: { uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: conflict }, auditAnnotations: audit }, decision };
     }
 
     const old = request.oldObject && request.oldObject.kind === obj.kind ? request.oldObject : null;
@@ -126,7 +127,7 @@ export function createMutator(deps: MutatorDeps) {
     const response: AdmissionResponse = {
       uid,
       allowed: true,
-      auditAnnotations: auditAnnotations({ decision: 'allow', tenant, 'change-id': decision.changeId }),
+      auditAnnotations: auditAnnotations({ decision: 'allow', tenant, policies: decision.policies.join(','), 'change-id': decision.changeId }),
     };
     if (ops.length) {
       response.patch = encodePatch(ops);

@@ -25,6 +25,9 @@ export interface Handled {
   decision: Decision;
 }
 
+/** The gate's own rule, reported like a policy rule: a user-supplied tenant annotation that disagrees. */
+export const TENANT_RULE = 'tracegate/tenant-annotation';
+
 /** HTTP status the client sees for a denial: 403 Forbidden, as for an RBAC refusal. */
 const DENY_CODE = 403;
 
@@ -69,7 +72,7 @@ export function createValidator(deps: ValidatorDeps) {
       ...(ctx.fieldManager !== undefined ? { fieldManager: ctx.fieldManager } : {}),
       ...(tenant !== undefined ? { tenant } : {}),
       decision: verdict,
-      rules: [...new Set(result.violations.map((v) => `${v.policy}/${v.rule}`)), ...(conflict ? ['tracegate/tenant-annotation'] : [])],
+      rules: [...new Set(result.violations.map((v) => `${v.policy}/${v.rule}`)), ...(conflict ? [TENANT_RULE] : [])],
       policies,
       templateChanged: result.templateChanged,
       changes: result.changes,
@@ -84,7 +87,7 @@ export function createValidator(deps: ValidatorDeps) {
       decision: verdict,
       tenant,
       policies: policies.join(','),
-      'denied-rules': ruleList(result.violations, 'deny'),
+      'denied-rules': [ruleList(result.violations, 'deny'), conflict ? TENANT_RULE : undefined].filter(Boolean).join(',') || undefined,
       'warned-rules': ruleList(result.violations, 'warn'),
       'audit-rules': ruleList(result.violations, 'audit'),
       'audit-findings': result.violations.filter((v) => v.action === 'audit').map((v) => v.message).join(' | ') || undefined,

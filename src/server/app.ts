@@ -69,7 +69,14 @@ export function createApp(deps: AppDeps): express.Express {
           { webhook: name, code: e.code, err: e.code === 'GATE_INTERNAL' ? String((err as Error)?.stack ?? err) : e.message },
           'admission request failed',
         );
-        if (!res.headersSent && !req.destroyed) sendError(res, e);
+        // Not `req.destroyed`: a request is destroyed as soon as its body has been read, and the
+        // client is still waiting for the answer then. Only a gone socket means nobody is listening.
+        const clientGone = !res.socket || res.socket.destroyed;
+        if (!res.headersSent && !clientGone) {
+          // The rest of an unread body (too large, too slow) would be parsed as the next request: close instead.
+          if (!req.complete) res.set('Connection', 'close');
+          sendError(res, e);
+        }
       } finally {
         metrics.inFlight.dec();
       }

@@ -39,6 +39,8 @@ export interface RunningGate {
   policies: () => PolicySet;
   metrics: Metrics;
   ready(): boolean;
+  /** Re-reads the certificate files now (the poller does the same every certReloadIntervalMs). */
+  reloadCertificates(): Promise<'unchanged' | 'reloaded' | 'rejected'>;
   /** Stops readiness, waits `shutdownDelayMs`, stops accepting, drains in-flight requests, then closes. */
   shutdown(reason?: string, opts?: { delayMs?: number }): Promise<void>;
 }
@@ -135,6 +137,7 @@ export async function startGate(deps: GateDeps): Promise<RunningGate> {
     policies,
     metrics,
     ready: () => !draining && (!informer || informer.ready()),
+    reloadCertificates: () => certs.reload(server, config.tlsMinVersion),
     shutdown(reason = 'shutdown', opts = {}) {
       shuttingDown ??= (async () => {
         draining = true;

@@ -17,26 +17,61 @@ export function isJsonContentType(header: string | undefined): boolean {
   return type === 'application/json';
 }
 
-/** Reads the raw body up to `limit` bytes; rejects early on a declared Content-Length over the limit. */
-export async function readBody(req: Request, limit: number, deadline: number): Promise<Buffer> {
+/**
+ * Reads the raw body up to `limit` bytes; rejects early on a declared Content-Length over the limit.
+ * On a limit or deadline it stops reading but leaves the request open, so the caller can still answer
+ * with a clear error (and close the connection); destroying the request would reset the socket and
+ * leave the client with no answer at all.
+ */
+export function readBody(req: Request, limit: number, deadline: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    throw new TracegateError('REVIEW_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+    return Promise.reject(new TracegateError('REVIEW_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const remaining = deadline - Date.now();
-  const timer = setTimeout(() => req.destroy(new TracegateError('REVIEW_MALFORMED', 'request body not received within the timeout')), Math.max(remaining, 1));
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+  return new Promise<Buffer>((ok, fail) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (err: Error | undefined, body?: Buffer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) {
+        // Stop pulling the rest of an unwanted body; the error answer closes the connection.
+        req.pause();
+        fail(err);
+      } else ok(body!);
+    };
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) throw new TracegateError('REVIEW_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`);
-      chunks.push(chunk);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      if (size > limit) settle(new TracegateError('REVIEW_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    // A client that goes away is the client's problem, not an internal error of the gate.
+    const onError = (err: Error) => settle(new TracegateError('REVIEW_MALFORMED', `request body could not be read: ${err.message}`));
+    const onClose = () => settle(new TracegateError('REVIEW_MALFORMED', 'the client closed the connection before the body was complete'));
+    const timer = setTimeout(
+      () => settle(new TracegateError('REVIEW_MALFORMED', 'request body not received within the timeout')),
+      Math.max(deadline - Date.now(), 1),
+    );
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/**
+ * V8's JSON errors quote the body around the fault (`Unexpected token 'x', ..."value": "s3cr"...`);
+ * the body may hold Secret or env values, and the message goes into the answer and the log.
+ */
+function jsonErrorWithoutSource(message: string): string {
+  return message.replace(/,\s*(\.\.\.)?".*$/s, '');
 }
 
 /** Decodes and validates an AdmissionReview from raw bytes. */
@@ -51,7 +86,7 @@ export function decodeReview(raw: Buffer): AdmissionRequest {
   try {
     body = JSON.parse(text);
   } catch (err) {
-    throw new TracegateError('REVIEW_MALFORMED', `request body is not valid JSON: ${(err as Error).message}`);
+    throw new TracegateError('REVIEW_MALFORMED', `request body is not valid JSON: ${jsonErrorWithoutSource((err as Error).message)}`);
   }
   const parsed = parseReview(body);
   if (!parsed.ok) throw new TracegateError('REVIEW_MALFORMED', parsed.error);

@@ -1,0 +1,167 @@
+/**
+ * A stand-in for the Deployment controller: after every Deployment change it makes the Deployment
+ * look rolled out, so `helm --wait`, kstatus and `kubectl rollout status` are satisfied. Per pod
+ * template it keeps an owned ReplicaSet (`<name>-<pod-template-hash>`, revision annotations, the
+ * current one scaled to `spec.replicas`, older ones to 0) and writes, through the status subresource
+ * as the real controller does, `deployment.kubernetes.io/revision` and a status with every replica
+ * ready and available. No pods are created.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import { isRecord } from '../../../src/k8s/types.js';
+import { updateManagedFields } from './managed-fields.js';
+import { findResource } from './resources.js';
+import type { ResourceInfo } from './resources.js';
+import type { ObjectStore } from './store.js';
+import type { JsonObject } from './types.js';
+
+const REVISION = 'deployment.kubernetes.io/revision';
+const HASH_LABEL = 'pod-template-hash';
+/** The alphabet of `rand.SafeEncodeString`: no vowels, no look-alike characters. */
+const HASH_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+/** Length of a pod-template-hash like `5d8f7c6b9c`. */
+const HASH_LENGTH = 10;
+const MANAGER = 'kube-controller-manager';
+
+function meta(obj: JsonObject): JsonObject {
+  if (!isRecord(obj['metadata'])) obj['metadata'] = {};
+  return obj['metadata'] as JsonObject;
+}
+
+function record(value: unknown): JsonObject {
+  return isRecord(value) ? value : {};
+}
+
+/** A stable hash of the pod template, in the shape of Kubernetes' pod-template-hash. */
+export function podTemplateHash(template: unknown): string {
+  const digest = createHash('sha256').update(JSON.stringify(template ?? {})).digest();
+  let out = '';
+  for (let i = 0; i < HASH_LENGTH; i++) out += HASH_ALPHABET[(digest[i] ?? 0) % HASH_ALPHABET.length];
+  return out;
+}
+
+function stamp(now: Date): string {
+  return `${now.toISOString().slice(0, 19)}Z`;
+}
+
+function revisionOf(rs: JsonObject): number {
+  return Number(record(meta(rs)['annotations'])[REVISION] ?? 0) || 0;
+}
+
+function condition(type: string, reason: string, message: string, previous: unknown[], now: string): JsonObject {
+  const old = previous.find((c) => isRecord(c) && c['type'] === type);
+  const same = isRecord(old) && old['status'] === 'True' && old['reason'] === reason;
+  const transition = same && typeof old['lastTransitionTime'] === 'string' ? old['lastTransitionTime'] : now;
+  const update = same && old['message'] === message && typeof old['lastUpdateTime'] === 'string' ? old['lastUpdateTime'] : now;
+  return { type, status: 'True', lastUpdateTime: update, lastTransitionTime: transition, reason, message };
+}
+
+/** Starts reacting to Deployment changes; returns a function that stops it. */
+export function startDeploymentController(deps: { store: ObjectStore; now: () => Date }): () => void {
+  const deployments = findResource('apps', 'v1', 'deployments') as ResourceInfo;
+  const replicasets = findResource('apps', 'v1', 'replicasets') as ResourceInfo;
+  const pending = new Set<string>();
+  let stopped = false;
+
+  function writeReplicaSet(desired: JsonObject, existing: JsonObject | undefined): JsonObject {
+    if (existing !== undefined && isDeepStrictEqual({ ...desired, metadata: undefined }, { ...existing, metadata: undefined }) &&
+      isDeepStrictEqual(meta(desired)['annotations'], meta(existing)['annotations'])) {
+      return existing;
+    }
+    const m = meta(desired);
+    if (existing === undefined) {
+      m['uid'] = randomUUID();
+      m['creationTimestamp'] = stamp(deps.now());
+      m['generation'] = 1;
+    } else {
+      const old = meta(existing);
+      for (const k of ['uid', 'creationTimestamp', 'managedFields']) m[k] = old[k];
+      const specChanged = !isDeepStrictEqual(desired['spec'], existing['spec']);
+      m['generation'] = Number(old['generation'] ?? 1) + (specChanged ? 1 : 0);
+    }
+    return deps.store.commit(replicasets, updateManagedFields(existing, desired, { manager: MANAGER, operation: 'Update', apiVersion: 'apps/v1', now: deps.now() }));
+  }
+
+  function reconcile(namespace: string, name: string): void {
+    const d = deps.store.get(deployments, namespace, name);
+    if (d === undefined) return;
+    const dm = meta(d);
+    const spec = record(d['spec']);
+    const template = record(spec['template']);
+    const replicas = typeof spec['replicas'] === 'number' ? spec['replicas'] : 1;
+    const hash = podTemplateHash(template);
+    const owned = deps.store.list(replicasets, namespace).filter((rs) => {
+      const owners = meta(rs)['ownerReferences'];
+      return Array.isArray(owners) && owners.some((o) => isRecord(o) && o['uid'] === dm['uid']);
+    });
+    const maxRevision = Math.max(0, ...owned.map(revisionOf));
+    const current = owned.find((rs) => record(meta(rs)['labels'])[HASH_LABEL] === hash);
+    // A template seen before (a rollback) becomes the newest revision again, as in the real controller.
+    const revision = current !== undefined && revisionOf(current) === maxRevision ? maxRevision : maxRevision + 1;
+    const rsName = `${name}-${hash}`;
+
+    const selector = structuredClone(record(spec['selector']));
+    selector['matchLabels'] = { ...record(selector['matchLabels']), [HASH_LABEL]: hash };
+    const templateMeta = structuredClone(record(template['metadata']));
+    templateMeta['labels'] = { ...record(templateMeta['labels']), [HASH_LABEL]: hash };
+    const rsFor = (existing: JsonObject | undefined, rsReplicas: number, rsRevision: number, rsTemplate: JsonObject, rsSelector: JsonObject, rsHash: string): JsonObject => ({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        ...(existing === undefined ? {} : meta(existing)),
+        name: existing === undefined ? rsName : meta(existing)['name'],
+        namespace,
+        labels: { ...record(record(rsTemplate['metadata'])['labels']), [HASH_LABEL]: rsHash },
+        annotations: { 'deployment.kubernetes.io/desired-replicas': String(replicas), [REVISION]: String(rsRevision) },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: dm['uid'], controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { replicas: rsReplicas, selector: rsSelector, template: rsTemplate },
+      status: rsReplicas === 0 ? { replicas: 0, observedGeneration: Number(record(existing?.['metadata'])['generation'] ?? 1) } : {
+        replicas: rsReplicas,
+        fullyLabeledReplicas: rsReplicas,
+        readyReplicas: rsReplicas,
+        availableReplicas: rsReplicas,
+        observedGeneration: Number(record(existing?.['metadata'])['generation'] ?? 1),
+      },
+    });
+    const newRs = writeReplicaSet(rsFor(current, replicas, revision, { ...template, metadata: templateMeta }, selector, hash), current);
+    for (const rs of owned) {
+      if (rs === current) continue;
+      const rsSpec = record(rs['spec']);
+      const rsHash = String(record(meta(rs)['labels'])[HASH_LABEL] ?? '');
+      writeReplicaSet(rsFor(rs, 0, revisionOf(rs), record(rsSpec['template']), record(rsSpec['selector']), rsHash), rs);
+    }
+
+    const now = stamp(deps.now());
+    const oldStatus = record(d['status']);
+    const previous = Array.isArray(oldStatus['conditions']) ? oldStatus['conditions'] : [];
+    const status: JsonObject = { observedGeneration: dm['generation'] ?? 1 };
+    if (replicas > 0) Object.assign(status, { replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
+    status['conditions'] = [
+      condition('Available', 'MinimumReplicasAvailable', 'Deployment has minimum availability.', previous, now),
+      condition('Progressing', 'NewReplicaSetAvailable', `ReplicaSet "${String(meta(newRs)['name'])}" has successfully progressed.`, previous, now),
+    ];
+    const next = structuredClone(d);
+    meta(next)['annotations'] = { ...record(dm['annotations']), [REVISION]: String(revision) };
+    next['status'] = status;
+    if (isDeepStrictEqual(next, d)) return;
+    const write = { manager: MANAGER, operation: 'Update' as const, apiVersion: 'apps/v1', subresource: 'status', now: deps.now() };
+    deps.store.commit(deployments, updateManagedFields(d, next, write));
+  }
+
+  const unsubscribe = deps.store.subscribe((e) => {
+    if (e.info !== deployments || e.type === 'DELETED') return;
+    const key = `${String(meta(e.object)['namespace'])}/${String(meta(e.object)['name'])}`;
+    if (pending.has(key)) return;
+    pending.add(key);
+    // After the write's response is on its way, like a controller reacting to the watch event.
+    setImmediate(() => {
+      pending.delete(key);
+      if (!stopped) reconcile(String(meta(e.object)['namespace']), String(meta(e.object)['name']));
+    });
+  });
+  return () => {
+    stopped = true;
+    unsubscribe();
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Public shapes of the test API server: what an admission hook receives and answers, what the request
+ * log holds, and the plain JSON object type the server stores.
+ */
+
+/** Any Kubernetes object as JSON; the server never trusts its shape. */
+export type JsonObject = Record<string, unknown>;
+
+/** A group/version/kind triple as AdmissionReview `kind` carries it (`group` is `""` for core). */
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+/** A group/version/resource triple as AdmissionReview `resource` carries it. */
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
+
+/** The authenticated user of a request (after impersonation). */
+export interface UserInfo {
+  username: string;
+  groups: string[];
+}
+
+/**
+ * `CreateOptions` / `UpdateOptions` / `DeleteOptions` as the apiserver puts them in an AdmissionReview:
+ * a PATCH shows up as Update or Create options, `force` is never visible.
+ */
+export interface AdmissionOptions {
+  kind?: 'CreateOptions' | 'UpdateOptions' | 'DeleteOptions';
+  apiVersion?: 'meta.k8s.io/v1';
+  fieldManager?: string;
+  fieldValidation?: string;
+  dryRun?: string[];
+  propagationPolicy?: string;
+  gracePeriodSeconds?: number;
+}
+
+/** What the admission hook is asked about; mirrors AdmissionReview v1 `request` minus `uid`. */
+export interface AdmissionHookRequest {
+  operation: 'CREATE' | 'UPDATE' | 'DELETE';
+  kind: GroupVersionKind;
+  resource: GroupVersionResource;
+  subResource?: string;
+  namespace: string;
+  name: string;
+  /** The object after patching, defaulting and managedFields (mutating-stage view); `null` on DELETE. */
+  object: any | null;
+  /** The stored object before the change; `null` on CREATE. */
+  oldObject: any | null;
+  userInfo: UserInfo;
+  dryRun: boolean;
+  options: AdmissionOptions | null;
+}
+
+/** A hook's answer: allow with the (possibly mutated) object to store, or deny with a Status. */
+export type AdmissionHookResult =
+  | { allowed: true; object: any; warnings?: string[] }
+  | { allowed: false; status: { code: number; message: string; reason?: string }; warnings?: string[] };
+
+/**
+ * The whole admission chain as one function (the e2e chain plugs in here). Called for create, update,
+ * patch and delete of Deployments, including the `scale` and `status` subresources.
+ */
+export type AdmissionHook = (req: AdmissionHookRequest) => Promise<AdmissionHookResult>;
+
+/** One served request, appended when the response is finished. */
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  contentType: string;
+  accept: string;
+  userAgent: string;
+  /** `''` when the request was not authenticated. */
+  user: string;
+  status: number;
+  /** The decoded body of a write: parsed JSON, decoded protobuf, or the raw text of a YAML apply patch. */
+  body?: unknown;
+}
