@@ -1,5 +1,7 @@
 /** The annotation keys tracegate writes, under the configured prefix (default `tracegate.io/`). */
 
+import { CHANGE_COMMIT_NAME } from '../policy/defaults.js';
+
 /** Shown by `kubectl rollout history`: Kubernetes' own key for why a revision exists. */
 export const CHANGE_CAUSE = 'kubernetes.io/change-cause';
 
@@ -9,6 +11,7 @@ export function tracegateKeys(prefix: string) {
     tenant: `${prefix}tenant`,
     changedBy: `${prefix}changed-by`,
     changeId: `${prefix}change-id`,
+    changeCommit: `${prefix}${CHANGE_COMMIT_NAME}`,
     fieldManager: `${prefix}field-manager`,
     commit: `${prefix}commit`,
     approver: `${prefix}approver`,

@@ -6,7 +6,8 @@
  */
 import { PROVENANCE_KEY_DEFAULTS } from '../policy/defaults.js';
 import { policyMatches } from '../policy/match.js';
-import { annotationSources, findProvenance } from '../policy/provenance-values.js';
+import { annotationSources, findFreshProvenance, findProvenance } from '../policy/provenance-values.js';
+import { provenanceValues } from '../policy/rules/provenance.js';
 import type { PolicySet, ProvenanceKey } from '../policy/types.js';
 import { isWorkloadKind, podTemplateOf } from '../workload/pod-template.js';
 import { describeTemplateChange, templateChanged } from '../workload/template-diff.js';
@@ -94,7 +95,10 @@ export function createMutator(deps: MutatorDeps) {
     decision.policies = policyRefs(keys.applied);
     const now = annotationSources(obj, template?.metadata?.annotations);
     const before = old ? annotationSources(old, oldTemplate?.metadata?.annotations) : undefined;
-    const commit = findProvenance(now, keys.commit, before);
+    // The same choice the provenance rule makes: a commit not yet used by an earlier change wins.
+    const stamp = old?.metadata?.annotations?.[k.changeCommit];
+    const previous = typeof stamp === 'string' && stamp ? [stamp] : old ? provenanceValues(old, oldTemplate?.metadata?.annotations, keys.commit) : [];
+    const commit = findFreshProvenance(now, keys.commit, previous);
     const approver = findProvenance(now, keys.approver, before);
     const run = findProvenance(now, keys.pipelineRun, before);
     if (commit) wanted[keys.commit.annotation] = commit.value;
@@ -110,6 +114,7 @@ export function createMutator(deps: MutatorDeps) {
       const changes = describeTemplateChange(oldTemplate, template);
       wanted[k.changeId] = changeId;
       wanted[k.changedBy] = ctx.username;
+      if (commit) wanted[k.changeCommit] = commit.value;
       if (ctx.fieldManager) wanted[k.fieldManager] = ctx.fieldManager;
       const via = ctx.fieldManager ? ` via ${ctx.fieldManager}` : '';
       const why = [commit ? `commit ${commit.value}` : '', approver ? `approved by ${approver.value}` : ''].filter(Boolean).join(', ');

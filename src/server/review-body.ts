@@ -56,7 +56,7 @@ export function readBody(req: Request, limit: number, deadline: number): Promise
     const onError = (err: Error) => settle(new TracegateError('REVIEW_MALFORMED', `request body could not be read: ${err.message}`));
     const onClose = () => settle(new TracegateError('REVIEW_MALFORMED', 'the client closed the connection before the body was complete'));
     const timer = setTimeout(
-      () => settle(new TracegateError('REVIEW_MALFORMED', 'request body not received within the timeout')),
+      () => settle(new TracegateError('REVIEW_TIMEOUT', 'request body not received within the timeout')),
       Math.max(deadline - Date.now(), 1),
     );
     req.on('data', onData);

@@ -240,3 +240,21 @@ describe('mutate, then validate the final object', { timeout: HANG_GUARD_MS }, (
     assert.equal(v.json.response.allowed, true, v.json.response.status?.message);
   });
 });
+
+describe('the change-commit stamp', { timeout: HANG_GUARD_MS }, () => {
+  const STAMP = 'tracegate.io/change-commit';
+
+  it('records the commit a template change was admitted with; a metadata-only update leaves it alone', async () => {
+    const created = await mutate(await k.annotate(base, { 'ci/commit': 'c0ffee1', approvedBy: 'bob' }));
+    assert.equal(annotationsOf(created.patched)[STAMP], 'c0ffee1');
+    assert.equal(annotationsOf(created.patched)[COMMIT], 'c0ffee1');
+    const stored = storedObject(created.patched);
+    const annotated = await k.annotate(stored, { 'ci/commit': 'd00d2' });
+    const metaOnly = await mutate(annotated, { operation: 'UPDATE', oldObject: stored, fieldManager: 'kubectl-annotate' });
+    assert.equal(annotationsOf(metaOnly.patched)[STAMP], 'c0ffee1', 'no template change, no new stamp');
+    assert.equal(annotationsOf(metaOnly.patched)[COMMIT], 'd00d2', 'the canonical key follows the new commit');
+    const next = storedObject(metaOnly.patched);
+    const changed = await mutate(await k.setImage(next, { web: `${IMAGE}:1.4.3` }), { operation: 'UPDATE', oldObject: next, fieldManager: 'kubectl-set' });
+    assert.equal(annotationsOf(changed.patched)[STAMP], 'd00d2', 'the set image was made with the annotated commit');
+  });
+});
