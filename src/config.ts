@@ -12,6 +12,8 @@ export interface GateConfig {
   /** Serving certificate and key; when absent a development CA and certificate are issued into devCertDir. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /** CA the webhook configurations trust: a renewed serving certificate must chain to it. */
+  tlsCaFile?: string;
   devCertDir: string;
   tlsMinVersion: 'TLSv1.2' | 'TLSv1.3';
   /** How often certificate files are checked for renewal (Secret volumes swap files by symlink; polling sees it). */
@@ -68,6 +70,7 @@ const schema = {
     host: { type: 'string', minLength: 1 },
     tlsCertFile: { type: 'string', minLength: 1 },
     tlsKeyFile: { type: 'string', minLength: 1 },
+    tlsCaFile: { type: 'string', minLength: 1 },
     devCertDir: { type: 'string', minLength: 1 },
     tlsMinVersion: { enum: ['TLSv1.2', 'TLSv1.3'] },
     certReloadIntervalMs: { type: 'integer', minimum: 100 },
@@ -96,6 +99,7 @@ export const ENV_KEYS: Readonly<Record<string, keyof GateConfig>> = {
   TRACEGATE_HOST: 'host',
   TRACEGATE_TLS_CERT: 'tlsCertFile',
   TRACEGATE_TLS_KEY: 'tlsKeyFile',
+  TRACEGATE_TLS_CA: 'tlsCaFile',
   TRACEGATE_CERT_DIR: 'devCertDir',
   TRACEGATE_POLICIES: 'policies',
   TRACEGATE_ANNOTATION_PREFIX: 'annotationPrefix',

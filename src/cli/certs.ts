@@ -295,7 +295,7 @@ export function kustomizationYaml(opts: { outDir: string; manifestsDir: string; 
         name: TLS_SECRET,
         namespace: opts.namespace,
         type: 'kubernetes.io/tls',
-        files: ['tls.crt', 'tls.key'],
+        files: ['tls.crt', 'tls.key', 'ca.crt'],
         options: { disableNameSuffixHash: true },
       },
     ],

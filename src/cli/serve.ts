@@ -16,6 +16,7 @@ Options (environment variable in brackets):
       --host ADDR              listen address (0.0.0.0) [TRACEGATE_HOST]
       --tls-cert FILE          serving certificate, reloaded when renewed [TRACEGATE_TLS_CERT]
       --tls-key FILE           serving key [TRACEGATE_TLS_KEY]
+      --tls-ca FILE            CA the webhooks trust; a renewed certificate must chain to it [TRACEGATE_TLS_CA]
       --cert-dir DIR           where development certificates live (certs) [TRACEGATE_CERT_DIR]
       --tls-min-version V      TLSv1.2 (default) or TLSv1.3
   -p, --policies PATH          policy file or directory, repeatable (bundled policies) [TRACEGATE_POLICIES, comma-separated]
@@ -40,6 +41,7 @@ export async function runServeCommand(args: string[], io: CliIo, signals: NodeJS
       host: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
       'cert-dir': { type: 'string' },
       'tls-min-version': { type: 'string' },
       policies: { type: 'string', short: 'p', multiple: true },
@@ -64,6 +66,7 @@ export async function runServeCommand(args: string[], io: CliIo, signals: NodeJS
     host: values.host,
     tlsCertFile: values['tls-cert'],
     tlsKeyFile: values['tls-key'],
+    tlsCaFile: values['tls-ca'],
     devCertDir: values['cert-dir'],
     tlsMinVersion: values['tls-min-version'],
     policies: values.policies,

@@ -16,10 +16,21 @@ export interface CertPair {
   notAfter: Date;
 }
 
-/** Parses and checks a PEM pair; throws an Error saying what is wrong. */
-export function checkPair(cert: string, key: string, now = new Date()): CertPair {
+/**
+ * Parses and checks a PEM pair; throws an Error saying what is wrong. With the CA the webhook
+ * configurations trust, a certificate it did not sign is refused: serving it would fail every call.
+ */
+export function checkPair(cert: string, key: string, now = new Date(), caPem?: string): CertPair {
   const x509 = new X509Certificate(cert);
   if (!x509.checkPrivateKey(createPrivateKey(key))) throw new Error('the private key does not belong to the certificate');
+  if (caPem) {
+    const cas = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    const signed = cas.some((pem) => {
+      const ca = new X509Certificate(pem);
+      return x509.checkIssued(ca) && x509.verify(ca.publicKey);
+    });
+    if (!signed) throw new Error('the certificate is not signed by the CA bundle the webhooks trust');
+  }
   const notAfter = new Date(x509.validTo);
   if (notAfter.getTime() <= now.getTime()) throw new Error(`the certificate expired at ${notAfter.toISOString()}`);
   return { cert, key, notAfter };
@@ -41,8 +52,12 @@ export function createCertStore(deps: CertStoreDeps) {
   let stopped = false;
 
   async function readPair(): Promise<CertPair> {
-    const [cert, key] = await Promise.all([readFile(deps.certFile, 'utf8'), readFile(deps.keyFile, 'utf8')]);
-    return checkPair(cert, key);
+    const [cert, key, ca] = await Promise.all([
+      readFile(deps.certFile, 'utf8'),
+      readFile(deps.keyFile, 'utf8'),
+      deps.caFile ? readFile(deps.caFile, 'utf8').catch(() => undefined) : undefined,
+    ]);
+    return checkPair(cert, key, new Date(), ca);
   }
 
   async function recordCaExpiry(): Promise<void> {

@@ -65,7 +65,7 @@ export async function startGate(deps: GateDeps): Promise<RunningGate> {
 
   let certFile = config.tlsCertFile ? abs(config.tlsCertFile) : undefined;
   let keyFile = config.tlsKeyFile ? abs(config.tlsKeyFile) : undefined;
-  let caFile: string | undefined;
+  let caFile: string | undefined = config.tlsCaFile ? abs(config.tlsCaFile) : undefined;
   if (!certFile || !keyFile) {
     const dir = abs(config.devCertDir);
     const dnsNames = [...serviceDnsNames(config.serviceName, config.serviceNamespace), 'localhost'];

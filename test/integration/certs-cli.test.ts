@@ -196,7 +196,8 @@ describe('tracegate certs --kustomize', () => {
     assert.equal(secret.metadata.name, 'tracegate-tls', 'no name-suffix hash');
     assert.equal(secret.metadata.namespace, 'tracegate');
     assert.equal(secret.type, 'kubernetes.io/tls');
-    assert.deepEqual(Object.keys(secret.data).sort(), ['tls.crt', 'tls.key'], 'never the CA key');
+    assert.deepEqual(Object.keys(secret.data).sort(), ['ca.crt', 'tls.crt', 'tls.key'], 'the CA certificate (for --tls-ca), never the CA key');
+    assert.equal(decode(secret.data['ca.crt']), caPem);
     const certPem = decode(secret.data['tls.crt']);
     const keyPem = decode(secret.data['tls.key']);
     assert.equal(certPem, await readFile(join(out, 'tls.crt'), 'utf8'));

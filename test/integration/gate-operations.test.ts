@@ -210,6 +210,13 @@ describe('certificate renewal', { timeout: HANG_GUARD_MS }, () => {
       await replaceFile(join(h.certDir, 'tls.crt'), other.certPem);
       assert.equal(await h.gate.reloadCertificates(), 'rejected');
       assert.equal(await servedSerial(), good);
+      // A complete pair from another CA: the apiserver, trusting the caBundle, would fail every call.
+      const strangerCa = issueCa({ commonName: 'someone else' });
+      const stranger = issueServingCert({ ca: strangerCa, dnsNames: [GATE_SERVERNAME, 'localhost'], ipAddresses: ['127.0.0.1'] });
+      await replaceFile(join(h.certDir, 'tls.key'), stranger.keyPem);
+      await replaceFile(join(h.certDir, 'tls.crt'), stranger.certPem);
+      assert.equal(await h.gate.reloadCertificates(), 'rejected');
+      assert.equal(await servedSerial(), good);
       assert.equal((await h.request({ path: '/healthz', agent: false })).status, 200);
       assert.ok(h.logs.records().some((r) => r.msg === 'renewed TLS certificate rejected; still serving the previous one'));
       assert.match((await h.get('/metrics')).text, /^tracegate_certificate_reloads_total\{result="rejected"\} [1-9]/m);
