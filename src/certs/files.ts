@@ -159,7 +159,8 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-async function readOptionalSet(paths: CertPaths): Promise<CertSetPems> {
+/** Reads whichever files of a certificate set exist; a missing file is undefined, an unreadable one an error. */
+export async function readOptionalSet(paths: CertPaths): Promise<CertSetPems> {
   const [caCertPem, caKeyPem, certPem, keyPem] = await Promise.all([
     readOptional(paths.caCert),
     readOptional(paths.caKey),

@@ -11,7 +11,7 @@ export {
   serviceDnsNames,
 } from './issue.js';
 export type { IssuedCa, IssuedServing, KeyPairGenerator, RandomBytes } from './issue.js';
-export { DEFAULT_RENEW_BEFORE_DAYS, certPaths, ensureDevCerts, readCertSet, writeCertSet } from './files.js';
+export { DEFAULT_RENEW_BEFORE_DAYS, certPaths, ensureDevCerts, readCertSet, readOptionalSet, writeCertSet } from './files.js';
 export type { CertPaths, EnsuredCerts } from './files.js';
 export { assessCertSet, caBundleBase64, inspectCert, verifyServingPair } from './inspect.js';
 export type { CertInfo, CertSetAssessment, CertSetPems } from './inspect.js';

@@ -17,12 +17,13 @@ import {
   caBundleBase64,
   certPaths,
   inspectCert,
+  readOptionalSet,
   issueCa,
   issueServingCert,
   serviceDnsNames,
   writeCertSet,
 } from '../certs/index.js';
-import type { CertPaths, CertSetPems, IssuedCa } from '../certs/index.js';
+import type { CertPaths, IssuedCa } from '../certs/index.js';
 import { TracegateError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { CliIo } from './io.js';
@@ -167,12 +168,7 @@ function days(flag: string, raw: string | undefined, fallback: number): number {
 
 /** The CA in `paths` when it is sound and good for more than the renewal window; otherwise a new one. */
 async function caFor(paths: CertPaths, dnsNames: string[], caDays: number, now: Date): Promise<{ ca: IssuedCa; caNote: string }> {
-  const pems: CertSetPems = {
-    caCertPem: await readOptional(paths.caCert),
-    caKeyPem: await readOptional(paths.caKey),
-    certPem: await readOptional(paths.tlsCert),
-    keyPem: await readOptional(paths.tlsKey),
-  };
+  const pems = await readOptionalSet(paths);
   const verdict = assessCertSet({ pems, dnsNames, now, renewBeforeDays: DEFAULT_RENEW_BEFORE_DAYS });
   // Past 'renew-all', assessCertSet has checked the CA pair in the files; 'reuse' just doesn't repeat it.
   const kept = verdict.action === 'renew-serving' ? verdict.ca : verdict.action === 'reuse' ? { certPem: pems.caCertPem, keyPem: pems.caKeyPem } : undefined;
@@ -186,15 +182,6 @@ async function caFor(paths: CertPaths, dnsNames: string[], caDays: number, now: 
   const fresh = pems.caCertPem === undefined;
   const caNote = fresh ? 'new CA' : `new CA (${verdict.reason}): the caBundle changed, apply it to the webhook configurations`;
   return { ca: issueCa({ validDays: caDays, now }), caNote };
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TracegateError('CERT_INVALID', `cannot read ${path}: ${(err as Error).message}`, { path }, { cause: err });
-  }
 }
 
 /**
@@ -272,7 +259,10 @@ function serviceTarget(configs: WebhookConfigRef[], dir: string, service: string
 
 /** Refuses to replace a kustomization.yaml someone else wrote. */
 async function checkOverlayWritable(outDir: string): Promise<void> {
-  const existing = await readOptional(join(outDir, 'kustomization.yaml'));
+  const existing = await readFile(join(outDir, 'kustomization.yaml'), 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw usage(`cannot read ${join(outDir, 'kustomization.yaml')}: ${err.message}`);
+  });
   if (existing !== undefined && !existing.startsWith(MARKER)) {
     throw usage(`${join(outDir, 'kustomization.yaml')} exists and was not written by tracegate certs; choose another --out`);
   }
