@@ -37,7 +37,7 @@ export function mediaType(header: string | undefined): string {
  * `\` escaped, UTF-8 bytes carried as latin1 so Node accepts them unchanged).
  */
 export function warningHeaders(warnings: readonly string[]): string[] {
-  const valid = [...new Set(warnings)].filter((w) => w !== '' && !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(w));
+  const valid = [...new Set(warnings)].filter((w) => w !== '' && !/[\u0000-\u001f\u007f-\u009f]/.test(w));
   const total = valid.reduce((n, w) => n + [...w].length, 0);
   const kept = total > WARNING_TOTAL_RUNES ? truncateAll(valid) : valid;
   return kept.map((w) => {
