@@ -1,7 +1,7 @@
 /** `tracegate rollback NS/DEPLOYMENT REVISION…`: restore recorded revisions, like helm rollback. */
 import { parseArgs } from 'node:util';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { TracegateError } from '../errors.js';
+import { TracegateError, isTracegateError } from '../errors.js';
 import { DEFAULT_RETRY } from '../kube/retry.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../policy/defaults.js';
 import { defaultAdoptedName } from '../recorder/controller.js';
@@ -75,5 +75,6 @@ export async function runRollbackCommand(args: string[], io: CliIo): Promise<num
   const { done, failed } = await runRollbacks(requests, rollback);
   for (const d of done) io.stdout(`Rollback was a success: ${d.release} is now revision ${d.revision} (rollback to ${d.to}).\n`);
   for (const f of failed) io.stderr(`rollback of ${f.request.namespace}/${f.request.name} to ${f.request.revision} failed: ${f.error.message}\n`);
-  return failed.length ? 1 : 0;
+  // The most severe failure decides, so an unknown revision is a usage-class exit 2 as for one rollback.
+  return failed.reduce((code, f) => Math.max(code, isTracegateError(f.error) ? f.error.exitCode : 1), 0);
 }

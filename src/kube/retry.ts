@@ -17,19 +17,37 @@ export interface RetryOptions {
 /** Defaults: 6 attempts spread over about half a minute, within what an operator waits for a rollback. */
 export const DEFAULT_RETRY: RetryOptions = { attempts: 6, baseDelayMs: 250, maxDelayMs: 8_000 };
 
-/** The HTTP status of a client-node ApiException (or anything with a numeric `code`/`statusCode`). */
+// Errors are wrapped (the Secret driver's KUBE_API errors keep the ApiException as `cause`): look a few levels down.
+const MAX_CAUSE_DEPTH = 5;
+
+/** The error and its causes, outermost first. */
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && out.length < MAX_CAUSE_DEPTH; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+/**
+ * The HTTP status of a client-node ApiException (or anything with a numeric `code`/`statusCode`),
+ * also when it is the `cause` of a wrapping error.
+ */
 export function statusOf(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown } | undefined;
-  if (typeof e?.code === 'number') return e.code;
-  if (typeof e?.statusCode === 'number') return e.statusCode;
+  for (const e of causes(err)) {
+    const x = e as { code?: unknown; statusCode?: unknown };
+    if (typeof x.code === 'number') return x.code;
+    if (typeof x.statusCode === 'number') return x.statusCode;
+  }
   return undefined;
 }
 
-/** Seconds from a Retry-After header (numeric form only, as client-go honours). */
+/** Seconds from a Retry-After header (numeric form only, as client-go honours), on the error or its causes. */
 export function retryAfterMs(err: unknown): number | undefined {
-  const headers = (err as { headers?: Record<string, string> } | undefined)?.headers;
-  const raw = headers?.['retry-after'] ?? headers?.['Retry-After'];
-  return raw !== undefined && /^\d+$/.test(String(raw).trim()) ? Number(raw) * 1000 : undefined;
+  for (const e of causes(err)) {
+    const headers = (e as { headers?: Record<string, string> } | undefined)?.headers;
+    const raw = headers?.['retry-after'] ?? headers?.['Retry-After'];
+    if (raw !== undefined && /^\d+$/.test(String(raw).trim())) return Number(raw) * 1000;
+  }
+  return undefined;
 }
 
 export function isRetryable(status: number | undefined): boolean {

@@ -35,6 +35,11 @@ export function createLeaderElector(opts: LeaderOptions, deps: LeaderDeps) {
   let leading = false;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  // When the last successful acquire/renew was sent: the lease is ours until this plus its duration,
+  // even if a renewal is late (slow API, busy event loop). Taken before the call, to err on the safe side.
+  let heldSince = 0;
+  // The campaign step under way, so that stop() can wait for it instead of racing it.
+  let inflight: Promise<void> | undefined;
 
   function setLeading(next: boolean): void {
     if (next === leading) return;
@@ -85,27 +90,37 @@ export function createLeaderElector(opts: LeaderOptions, deps: LeaderDeps) {
 
   async function tick(): Promise<void> {
     try {
-      setLeading(await tryAcquireOrRenew());
+      const sent = now().getTime();
+      const won = await tryAcquireOrRenew();
+      if (won) heldSince = sent;
+      // A campaign step that finishes after stop() must not make a stopped candidate lead.
+      setLeading(won && !stopped);
     } catch (err) {
       // A conflict means another replica wrote first; any failure to renew means we may no longer lead.
       if (statusOf(err) !== 409) deps.log.warn({ err: String((err as Error)?.message ?? err) }, 'lease update failed');
       setLeading(false);
     }
     if (!stopped) {
-      timer = setTimeout(() => void tick(), opts.renewIntervalMs);
+      timer = setTimeout(() => void (inflight = tick()), opts.renewIntervalMs);
       timer.unref();
     }
   }
 
   return {
     start(): void {
-      void tick();
+      inflight = tick();
     },
-    isLeader: () => leading,
-    async stop(): Promise<void> {
+    /** True while this candidate holds an unexpired lease (a late renewal does not extend it). */
+    isLeader: () => leading && now().getTime() < heldSince + opts.leaseDurationMs,
+    /** Stops campaigning; `release: false` keeps the lease until it expires, as a crashed replica would. */
+    async stop(stopOpts: { release?: boolean } = {}): Promise<void> {
       stopped = true;
       if (timer) clearTimeout(timer);
-      if (!leading) return;
+      await inflight;
+      const held = heldSince > 0 && now().getTime() < heldSince + opts.leaseDurationMs;
+      // Stop writing before letting go, so that the next leader never overlaps with us.
+      setLeading(false);
+      if (!held || stopOpts.release === false) return;
       try {
         // Releasing lets another replica take over at once instead of after the lease expires.
         const lease = await deps.api.readNamespacedLease({ name: opts.name, namespace: opts.namespace });
@@ -117,7 +132,6 @@ export function createLeaderElector(opts: LeaderOptions, deps: LeaderDeps) {
       } catch {
         // Best effort: the lease expires on its own.
       }
-      setLeading(false);
     },
   };
 }

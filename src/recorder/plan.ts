@@ -84,7 +84,11 @@ export function planRecording(input: PlanInput): Plan {
   const provenance = readProvenance(workload, live, prefix);
   const writer = lastWriter(workload);
   const timestamp = now.toISOString();
-  const base = deployedOf(history.map((h) => h.release)) ?? newest;
+  // Without a deployed revision (Helm leaves none after a failed rollback or upgrade), compare with the
+  // newest revision that did not fail: a failed one's manifest may never have been applied, and
+  // appending to it would record again a change that was recorded already.
+  const releases = history.map((h) => h.release);
+  const base = deployedOf(releases) ?? latest(releases.filter((r) => r.info.status !== 'failed')) ?? newest;
   const deployed = history.filter((h) => h.release.info.status === 'deployed');
 
   if (!base) {

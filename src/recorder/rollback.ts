@@ -9,8 +9,10 @@ import { CHANGE_CAUSE } from '../admission/annotations.js';
 import { TracegateError } from '../errors.js';
 import { isRecord, type KubeObject } from '../k8s/types.js';
 import { withRetry, type RetryOptions } from '../kube/retry.js';
+import { podTemplateOf } from '../workload/pod-template.js';
 import { releaseOf } from './controller.js';
 import { findWorkloadDoc, splitManifest } from './manifest.js';
+import { isProvenanceLabel, provenanceLabels, readProvenance } from './provenance.js';
 import { latest } from './release.js';
 import type { ReleaseStorage } from './storage.js';
 
@@ -116,10 +118,14 @@ export function createRollback(deps: RollbackDeps) {
       version: current.version + 1,
       info: { ...target.release.info, first_deployed: current.info.first_deployed, last_deployed: stamp, status: 'pending-rollback', description: `Rollback to ${req.revision}` },
     };
-    const labels = { ...target.labels, [`${p}rollback-of`]: String(req.revision) };
+    // The target's custom labels carry over as Helm's rollback does; its provenance labels do not: they
+    // describe the change that made the target, not this rollback.
+    const carried = Object.fromEntries(Object.entries(target.labels).filter(([k]) => !isProvenanceLabel(k, p)));
+    let labels: Record<string, string> = { ...carried, [`${p}rollback-of`]: String(req.revision) };
     await api(() => deps.storage.create(pending, labels));
+    let applied: unknown;
     try {
-      await api(() =>
+      applied = await api(() =>
         deps.apps.patchNamespacedDeployment(
           { name: req.name, namespace: req.namespace, body, fieldManager: ROLLBACK_FIELD_MANAGER, force: true },
           setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
@@ -130,6 +136,10 @@ export function createRollback(deps: RollbackDeps) {
       await api(() => deps.storage.update({ ...pending, info: { ...pending.info, status: 'failed', description: `Rollback "${ref.name}" failed: ${message.slice(0, 300)}` } }, labels));
       throw new TracegateError('KUBE_API', `rollback of ${req.namespace}/${req.name} to revision ${req.revision} was refused: ${message}`, {}, { cause: err });
     }
+    // Who rolled back, approved by whom, as the gate stamped it on the applied Deployment (as plain
+    // JSON, the form the gate hashed: client-node hands back typed objects with Dates).
+    const stamped = { kind: 'Deployment', ...(JSON.parse(JSON.stringify(applied)) as KubeObject) };
+    labels = { ...labels, ...provenanceLabels(readProvenance(stamped, podTemplateOf(stamped), p), p), [`${p}rollback-of`]: String(req.revision) };
     for (const h of history.filter((x) => x.release.info.status === 'deployed')) {
       await api(() => deps.storage.update({ ...h.release, info: { ...h.release.info, status: 'superseded' } }, h.labels));
     }

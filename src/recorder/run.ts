@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, makeInformer, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../k8s/types.js';
-import { DEFAULT_RETRY } from '../kube/retry.js';
-import { createRecorder, defaultAdoptedName, type Recorder } from './controller.js';
+import { DEFAULT_RETRY, type RetryOptions } from '../kube/retry.js';
+import { createRecorder, defaultAdoptedName, type ProcessedEvent, type Recorder } from './controller.js';
 import { createLeaderElector, type LeaderOptions } from './leader.js';
 import { createRecorderMetrics } from './metrics.js';
 import { createSecretDriver } from './secret-driver.js';
@@ -24,6 +24,10 @@ export interface RecorderRunConfig {
   lease: LeaderOptions;
   metricsPort: number;
   metricsHost: string;
+  /** Retries of Kubernetes API calls (default {@link DEFAULT_RETRY}); also the delay before a failed recording is retried. */
+  retry?: RetryOptions;
+  /** How long to wait before looking again at a release Helm is mid-operation on (default 2 s). */
+  pendingRetryMs?: number;
 }
 
 export interface RunningRecorder {
@@ -31,7 +35,11 @@ export interface RunningRecorder {
   port: number;
   isLeader(): boolean;
   synced(): boolean;
-  stop(): Promise<void>;
+  /**
+   * Stops watching and writing, waits for an in-flight recording to stop at its next write, then
+   * releases the Lease. `crash: true` keeps the Lease until it expires, as a killed replica would.
+   */
+  stop(opts?: { crash?: boolean }): Promise<void>;
 }
 
 /** Watch events carry plain JSON while lists come back as typed objects with Dates: normalise to JSON. */
@@ -40,7 +48,13 @@ function plain(obj: V1Deployment): KubeObject {
 }
 
 /** Starts the recorder against the cluster in `kubeConfig`. */
-export async function startRecorder(deps: { kubeConfig: KubeConfig; config: RecorderRunConfig; log: Logger }): Promise<RunningRecorder> {
+export async function startRecorder(deps: {
+  kubeConfig: KubeConfig;
+  config: RecorderRunConfig;
+  log: Logger;
+  /** Told about every processed Deployment state (diagnostics and tests). */
+  onProcessed?: (event: ProcessedEvent) => void;
+}): Promise<RunningRecorder> {
   const { kubeConfig: kc, config, log } = deps;
   const metrics = createRecorderMetrics();
   const apps = kc.makeApiClient(AppsV1Api);
@@ -48,11 +62,21 @@ export async function startRecorder(deps: { kubeConfig: KubeConfig; config: Reco
     core: kc.makeApiClient(CoreV1Api),
     onSkip: (s) => log.warn({ ...s }, 'release record cannot be decoded; Helm hides it from helm history'),
   });
+  // Set once the elector exists; the recorder asks it before every write.
+  let holdsLease = (): boolean => false;
   const recorder = createRecorder({
     storage,
     log,
     metrics,
-    config: { prefix: config.prefix, historyMax: config.historyMax, adoptedName: defaultAdoptedName, retry: DEFAULT_RETRY },
+    config: {
+      prefix: config.prefix,
+      historyMax: config.historyMax,
+      adoptedName: defaultAdoptedName,
+      retry: config.retry ?? DEFAULT_RETRY,
+      ...(config.pendingRetryMs !== undefined ? { pendingRetryMs: config.pendingRetryMs } : {}),
+    },
+    canWrite: () => holdsLease(),
+    ...(deps.onProcessed ? { onProcessed: deps.onProcessed } : {}),
   });
 
   const scopes = config.namespaces.length ? config.namespaces : [''];
@@ -69,6 +93,7 @@ export async function startRecorder(deps: { kubeConfig: KubeConfig; config: Reco
     let delay = RESTART_BASE_MS;
     informer.on('add', (o) => recorder.enqueue(plain(o)));
     informer.on('update', (o) => recorder.enqueue(plain(o)));
+    informer.on('delete', (o) => recorder.forget(plain(o)));
     informer.on('error', (err: unknown) => {
       if (stopped) return;
       metrics.watchRestarts.inc();
@@ -101,6 +126,8 @@ export async function startRecorder(deps: { kubeConfig: KubeConfig; config: Reco
     },
   });
 
+  holdsLease = () => elector.isLeader();
+
   const server: Server = createServer((req, res) => {
     if (req.url === '/healthz') return void res.end('ok');
     if (req.url === '/readyz') {
@@ -129,10 +156,12 @@ export async function startRecorder(deps: { kubeConfig: KubeConfig; config: Reco
     port: (server.address() as AddressInfo).port,
     isLeader: () => elector.isLeader(),
     synced: () => syncedCount === informers.length,
-    async stop() {
+    async stop(opts = {}) {
       stopped = true;
       recorder.setActive(false);
-      await elector.stop();
+      // An in-flight recording stops at its next write; only then may another replica lead.
+      await recorder.idle();
+      await elector.stop({ release: opts.crash !== true });
       await Promise.all(informers.map((i) => i.stop().catch(() => undefined)));
       await new Promise<void>((r) => server.close(() => r()));
     },

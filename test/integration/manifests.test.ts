@@ -1,7 +1,8 @@
 /**
  * The cluster-wide install: `manifests/` rendered by the real kubectl (`kubectl kustomize`), checked
- * for the safety properties the webhooks and the Deployment must have, and the rendered Deployment
- * evaluated against tracegate's own bundled policies.
+ * for the safety properties the webhooks and the Deployments (gate and recorder) must have, the
+ * recorder's RBAC checked against every request a real recorder makes, and both Deployments evaluated
+ * against tracegate's own bundled policies.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import type { CliIo } from '../../src/cli/io.js';
+import { RECORD_USAGE, runRecordCommand } from '../../src/cli/record.js';
 import { CONFIG_DEFAULTS } from '../../src/config.js';
 import { parseImageRef } from '../../src/images/index.js';
 import type { KubeObject } from '../../src/k8s/types.js';
@@ -18,6 +21,7 @@ import { createPolicyLoader, readPolicySchema } from '../../src/policy/load.js';
 import type { PolicySet, RequestContext } from '../../src/policy/types.js';
 import { compareQuantities, parseQuantity } from '../../src/quantities/index.js';
 import { createKubectlLocal } from '../support/kubectl-local.js';
+import { createRecorderHarness } from '../support/recorder-harness.js';
 import { ensureRealTools } from '../support/tools.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,6 +48,23 @@ function one(kind: string): Obj {
   const found = all(kind);
   assert.equal(found.length, 1, `expected exactly one ${kind}, found ${found.length}`);
   return found[0]!;
+}
+
+/** The object of `kind` named `name` (the gate's and the recorder's objects share kinds). */
+function named(kind: string, name: string): Obj {
+  const found = all(kind).filter((d) => d.metadata.name === name);
+  assert.equal(found.length, 1, `expected exactly one ${kind} ${name}, found ${found.length}`);
+  return found[0]!;
+}
+
+/** The gate's Deployment. */
+function gateDeployment(): Obj {
+  return named('Deployment', 'tracegate');
+}
+
+/** The recorder's Deployment. */
+function recorderDeployment(): Obj {
+  return named('Deployment', 'tracegate-recorder');
 }
 
 function webhooks(): { kind: string; hook: Obj }[] {
@@ -73,7 +94,7 @@ function ruleSelects(rule: Obj, group: string, resource: string, sub?: string): 
 }
 
 function podLabels(): Record<string, string> {
-  return one('Deployment').spec.template.metadata.labels as Record<string, string>;
+  return gateDeployment().spec.template.metadata.labels as Record<string, string>;
 }
 
 function selects(selector: Obj | undefined, labels: Record<string, string>): boolean {
@@ -85,10 +106,11 @@ describe('manifests/ rendered with the real kubectl kustomize', () => {
   it('renders the whole install and nothing that needs a secret value', () => {
     const kinds = docs.map((d) => d.kind as string).sort();
     assert.deepEqual(kinds, [
-      'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'Namespace',
-      'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration',
+      'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Deployment',
+      'MutatingWebhookConfiguration', 'Namespace', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service',
+      'ServiceAccount', 'ServiceAccount', 'ValidatingWebhookConfiguration',
     ]);
-    for (const d of docs.filter((x) => ['Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount'].includes(x.kind))) {
+    for (const d of docs.filter((x) => ['Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].includes(x.kind))) {
       assert.equal(d.metadata.namespace, NS, `${d.kind} ${d.metadata.name} is in ${NS}`);
     }
   });
@@ -101,18 +123,20 @@ describe('manifests/ rendered with the real kubectl kustomize', () => {
   });
 
   it('grants only get/list/watch on namespaces, cluster-wide, to the gate ServiceAccount', () => {
-    assert.equal(all('Role').length + all('RoleBinding').length, 0);
-    const role = one('ClusterRole');
+    const sa = named('ServiceAccount', 'tracegate');
+    const bindings = [...all('ClusterRoleBinding'), ...all('RoleBinding')].filter((b) => (b.subjects as Obj[]).some((x) => x.name === sa.metadata.name));
+    assert.equal(bindings.length, 1, 'one binding for the gate');
+    const [binding] = bindings;
+    assert.equal(binding!.kind, 'ClusterRoleBinding');
+    const role = named('ClusterRole', binding!.roleRef.name);
     assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
-    const binding = one('ClusterRoleBinding');
-    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
-    const sa = one('ServiceAccount');
-    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }]);
-    assert.equal(one('Deployment').spec.template.spec.serviceAccountName, sa.metadata.name);
+    assert.deepEqual(binding!.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+    assert.deepEqual(binding!.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: NS }]);
+    assert.equal(gateDeployment().spec.template.spec.serviceAccountName, sa.metadata.name);
   });
 
   it('runs three spread-out replicas protected by a PodDisruptionBudget of 2', () => {
-    const dep = one('Deployment');
+    const dep = gateDeployment();
     assert.equal(dep.spec.replicas, 3);
     assert.ok(selects(dep.spec.selector, podLabels()), 'the selector matches the pod template');
     const pod = dep.spec.template.spec;
@@ -131,7 +155,7 @@ describe('manifests/ rendered with the real kubectl kustomize', () => {
   });
 
   it('runs the gate under the restricted pod security profile', () => {
-    const pod = one('Deployment').spec.template.spec;
+    const pod = gateDeployment().spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.ok(pod.securityContext.runAsUser > 0);
     assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
@@ -147,7 +171,7 @@ describe('manifests/ rendered with the real kubectl kustomize', () => {
   });
 
   it('probes /healthz and /readyz over HTTPS on 8443 and bounds cpu and memory', () => {
-    const [gate, ...rest] = one('Deployment').spec.template.spec.containers as Obj[];
+    const [gate, ...rest] = gateDeployment().spec.template.spec.containers as Obj[];
     assert.ok(gate);
     assert.equal(rest.length, 0);
     const port = (gate.ports as Obj[]).find((p) => p.containerPort === CONFIG_DEFAULTS.port);
@@ -169,14 +193,14 @@ describe('manifests/ rendered with the real kubectl kustomize', () => {
 
   it('pins the image to the package version, never latest', () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
-    const image = (one('Deployment').spec.template.spec.containers as Obj[])[0]!.image as string;
+    const image = (gateDeployment().spec.template.spec.containers as Obj[])[0]!.image as string;
     const ref = parseImageRef(image);
     assert.ok(ref.ok, image);
     assert.equal(ref.value.tag, pkg.version);
   });
 
   it('serves TLS from the tracegate-tls Secret, mounted read-only as a directory that renewals reach', () => {
-    const pod = one('Deployment').spec.template.spec;
+    const pod = gateDeployment().spec.template.spec;
     const volume = (pod.volumes as Obj[]).find((v) => v.secret?.secretName === 'tracegate-tls');
     assert.ok(volume, 'a volume from Secret tracegate-tls');
     assert.equal(volume.secret.defaultMode & 0o007, 0, 'the key is not world-readable');
@@ -191,7 +215,7 @@ describe('manifests/ rendered with the real kubectl kustomize', () => {
   });
 
   it('gives the gate longer to stop than its shutdown delay plus drain', () => {
-    const grace = one('Deployment').spec.template.spec.terminationGracePeriodSeconds as number;
+    const grace = gateDeployment().spec.template.spec.terminationGracePeriodSeconds as number;
     assert.ok(grace * 1000 > CONFIG_DEFAULTS.shutdownDelayMs + CONFIG_DEFAULTS.shutdownGraceMs, `${grace}s`);
   });
 
@@ -200,7 +224,7 @@ describe('manifests/ rendered with the real kubectl kustomize', () => {
     assert.ok(selects({ matchLabels: svc.spec.selector }, podLabels()));
     const [port] = svc.spec.ports as Obj[];
     assert.equal(port?.port, 443);
-    const gate = (one('Deployment').spec.template.spec.containers as Obj[])[0]!;
+    const gate = (gateDeployment().spec.template.spec.containers as Obj[])[0]!;
     const target = typeof port?.targetPort === 'number' ? port.targetPort : (gate.ports as Obj[]).find((p) => p.name === port?.targetPort)?.containerPort;
     assert.equal(target, CONFIG_DEFAULTS.port);
   });
@@ -290,7 +314,175 @@ describe('webhook configurations', () => {
   });
 });
 
-describe("the gate's own Deployment under the bundled policies", () => {
+describe('the recorder install (manifests/recorder)', () => {
+  const SA = 'tracegate-recorder';
+
+  function recorderPod(): Obj {
+    return recorderDeployment().spec.template.spec;
+  }
+
+  function recorderContainer(): Obj {
+    const [container, ...rest] = recorderPod().containers as Obj[];
+    assert.ok(container);
+    assert.equal(rest.length, 0);
+    return container;
+  }
+
+  /** The value of `--name=value` in the container args, if given. */
+  function flag(name: string): string | undefined {
+    const arg = (recorderContainer().args as string[]).find((a) => a.startsWith(`--${name}=`));
+    return arg?.slice(name.length + 3);
+  }
+
+  /** Every RBAC rule granted to the recorder's ServiceAccount, with the namespace it applies in (undefined: all). */
+  function grants(): { namespace: string | undefined; rule: Obj }[] {
+    const out: { namespace: string | undefined; rule: Obj }[] = [];
+    for (const binding of [...all('ClusterRoleBinding'), ...all('RoleBinding')]) {
+      if (!(binding.subjects as Obj[]).some((x) => x.kind === 'ServiceAccount' && x.name === SA && x.namespace === NS)) continue;
+      const role = binding.roleRef.kind === 'ClusterRole' ? named('ClusterRole', binding.roleRef.name) : named('Role', binding.roleRef.name);
+      if (binding.roleRef.kind === 'Role') assert.equal(role.metadata.namespace, binding.metadata.namespace);
+      const namespace = binding.kind === 'RoleBinding' ? (binding.metadata.namespace as string) : undefined;
+      for (const rule of role.rules as Obj[]) out.push({ namespace, rule });
+    }
+    return out;
+  }
+
+  /** RBAC's decision for one request attribute set (no aggregation, no wildcards: the manifests use none). */
+  function permits(group: string, resource: string, verb: string, namespace: string, name: string | undefined): boolean {
+    return grants().some(
+      ({ namespace: scope, rule }) =>
+        (scope === undefined || scope === namespace) &&
+        (rule.apiGroups as string[]).includes(group) &&
+        (rule.resources as string[]).includes(resource) &&
+        (rule.verbs as string[]).includes(verb) &&
+        (rule.resourceNames === undefined || (name !== undefined && (rule.resourceNames as string[]).includes(name))),
+    );
+  }
+
+  it('runs two replicas of tracegate record, selected apart from the gate, on the same pinned image', async () => {
+    const dep = recorderDeployment();
+    assert.equal(dep.metadata.namespace, NS);
+    assert.equal(dep.spec.replicas, 2);
+    const labels = dep.spec.template.metadata.labels as Record<string, string>;
+    assert.ok(selects(dep.spec.selector, labels), 'the selector matches the pod template');
+    assert.equal(selects(dep.spec.selector, podLabels()), false, 'the recorder does not adopt gate pods');
+    assert.equal(selects(gateDeployment().spec.selector, labels), false, 'the gate does not adopt recorder pods');
+    assert.equal(selects({ matchLabels: one('Service').spec.selector }, labels), false, 'the webhook Service never routes to the recorder');
+    assert.equal(selects(one('PodDisruptionBudget').spec.selector, labels), false, "the gate's PDB does not count recorder pods");
+    assert.equal(dep.spec.strategy.rollingUpdate.maxUnavailable, 0, 'a rollout keeps a replica to take the Lease');
+    const container = recorderContainer();
+    assert.equal(container.args[0], 'record');
+    // The args parse as `tracegate record` options (--help stops right after parsing them).
+    let printed = '';
+    const io: CliIo = { stdout: (t) => void (printed += t), stderr: () => undefined, readStdin: async () => '', env: {}, cwd: repoRoot };
+    assert.equal(await runRecordCommand([...(container.args as string[]).slice(1), '--help'], io), 0);
+    assert.equal(printed, RECORD_USAGE);
+    assert.equal(container.image, (gateDeployment().spec.template.spec.containers as Obj[])[0]!.image);
+    assert.equal(recorderPod().serviceAccountName, SA);
+    assert.equal(named('ServiceAccount', SA).metadata.namespace, NS);
+  });
+
+  it('runs under the restricted pod security profile with a read-only root filesystem', () => {
+    const pod = recorderPod();
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.ok(pod.securityContext.runAsUser > 0);
+    assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+    assert.equal(pod.hostNetwork ?? false, false);
+    const sc = recorderContainer().securityContext;
+    assert.equal(sc.allowPrivilegeEscalation, false);
+    assert.equal(sc.readOnlyRootFilesystem, true);
+    assert.deepEqual(sc.capabilities.drop, ['ALL']);
+    assert.equal(sc.capabilities.add, undefined);
+    assert.notEqual(sc.privileged, true);
+    assert.equal(pod.volumes, undefined, 'nothing to mount: no TLS, no scratch space');
+  });
+
+  it('probes /healthz and /readyz on the metrics port, and bounds cpu and memory', () => {
+    const container = recorderContainer();
+    const metricsPort = Number(flag('metrics-port') ?? 8080);
+    const port = (container.ports as Obj[]).find((p) => p.containerPort === metricsPort);
+    assert.ok(port, `the container exposes --metrics-port ${metricsPort}`);
+    for (const [probe, path] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']] as const) {
+      const get: Obj = container[probe].httpGet;
+      assert.equal(get.path, path);
+      assert.equal(get.scheme ?? 'HTTP', 'HTTP');
+      assert.ok(get.port === port.name || get.port === metricsPort, `${probe} targets the metrics port`);
+    }
+    for (const res of ['cpu', 'memory']) {
+      const req = parseQuantity(container.resources.requests[res]);
+      const lim = parseQuantity(container.resources.limits[res]);
+      assert.ok(req.ok && lim.ok, `${res} request and limit are quantities`);
+      assert.ok(compareQuantities(req.value, lim.value) <= 0, `${res} request ≤ limit`);
+    }
+  });
+
+  it('gets its Lease identity and namespace from the downward API', () => {
+    const env = recorderContainer().env as Obj[];
+    const fieldOf = (name: string) => env.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+    assert.equal(fieldOf('POD_NAME'), 'metadata.name');
+    assert.equal(fieldOf('POD_NAMESPACE'), 'metadata.namespace');
+    assert.equal(flag('identity'), undefined, 'the identity is the pod name');
+    assert.equal(flag('lease-namespace'), undefined, 'the Lease lives in the pod namespace');
+  });
+
+  it('grants least privilege: watch Deployments, Helm release Secrets, its own Lease; never a Deployment write', () => {
+    assert.deepEqual(named('ClusterRole', SA).rules, [
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+    ]);
+    const leaseName = /--lease-name NAME\s+Lease name \(([^)]+)\)/.exec(RECORD_USAGE)?.[1];
+    assert.equal(flag('lease-name') ?? leaseName, 'tracegate-recorder');
+    const leader = named('Role', 'tracegate-recorder-leader');
+    assert.equal(leader.metadata.namespace, NS);
+    assert.deepEqual(leader.rules, [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['tracegate-recorder'], verbs: ['get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    ]);
+    for (const verb of ['create', 'update', 'patch', 'delete']) assert.equal(permits('apps', 'deployments', verb, 'shop', 'web'), false, verb);
+    assert.equal(permits('coordination.k8s.io', 'leases', 'update', 'kube-system', 'kube-controller-manager'), false);
+    assert.equal(permits('', 'secrets', 'watch', 'shop', undefined), false);
+    const source = readFileSync(join(manifestsDir, 'recorder', 'rbac.yaml'), 'utf8');
+    assert.match(source, /RBAC cannot restrict by name prefix/, 'the Secret grant explains why it is that wide');
+  });
+
+  it('allows every request a real recorder makes (adopt, record, prune, lease) and nothing it does not need', async () => {
+    const h = await createRecorderHarness();
+    try {
+      h.namespace('shop');
+      const user = `system:serviceaccount:${NS}:${SA}`;
+      const rec = await h.startRecorder({ namespaces: [], identity: 'tracegate-recorder-0', user, leaseName: 'tracegate-recorder', historyMax: 2 });
+      await h.ok(h.tools.kubectl, ['create', 'deployment', 'web', '--image=nginx:1.25', '-n', 'shop']);
+      await rec.settled('shop', 'web');
+      for (const tag of ['1.26', '1.27']) {
+        await h.ok(h.tools.kubectl, ['set', 'image', 'deployment/web', `nginx=nginx:${tag}`, '-n', 'shop']);
+        await rec.settled('shop', 'web');
+      }
+      await rec.stop();
+      // A request is logged when it ends: the informer's watch ends with the stop.
+      await h.waitFor('the watch to be logged', () => h.server.requests.some((r) => r.user === user && r.query['watch'] === 'true'));
+      assert.deepEqual(h.revisions('shop', 'web').map((r) => r.version), [2, 3], 'pruned to --history-max');
+      const used = new Set<string>();
+      for (const r of h.server.requests.filter((x) => x.user === user)) {
+        const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(r.path);
+        assert.ok(m, `a resource request: ${r.method} ${r.path}`);
+        const [, group = '', namespace = '', resource = '', name] = m;
+        const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+        const verb = r.method === 'GET' ? (name ? 'get' : r.query['watch'] === 'true' ? 'watch' : 'list') : verbs[r.method]!;
+        // A create is authorised before the object (and its name) exists.
+        assert.ok(permits(group, resource, verb, namespace, verb === 'create' ? undefined : name), `RBAC allows ${verb} ${group}/${resource} ${namespace}/${name ?? ''}`);
+        used.add(`${verb} ${resource}`);
+      }
+      assert.deepEqual([...used].sort(), [
+        'create leases', 'create secrets', 'delete secrets', 'get leases', 'list deployments', 'list secrets',
+        'update leases', 'update secrets', 'watch deployments',
+      ]);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe("tracegate's own Deployments (gate and recorder) under the bundled policies", () => {
   let policies: PolicySet;
   before(async () => {
     const loader = createPolicyLoader({ schema: await readPolicySchema(policySchemaPath) });
@@ -305,31 +497,36 @@ describe("the gate's own Deployment under the bundled policies", () => {
     fieldManager: 'kustomize-controller',
   };
 
-  it('is admitted on CREATE by Flux and by a kubectl apply, with every bundled policy applied', () => {
-    const dep = one('Deployment') as KubeObject;
+  it('are admitted on CREATE by Flux and by a kubectl apply, with every bundled policy applied', () => {
     const applied = policies.policies.map((p) => p.name).sort();
     assert.ok(applied.includes('provenance') && applied.includes('resources') && applied.includes('image-hygiene'));
     const kubectl: RequestContext = { ...flux, username: 'alice@example.com', groups: ['system:authenticated'], fieldManager: 'kubectl-client-side-apply' };
-    for (const ctx of [flux, kubectl]) {
-      const result = evaluate(policies, ctx, dep, null);
-      assert.deepEqual(result.violations.map((v) => `${v.policy}/${v.rule}: ${v.message}`), [], ctx.username);
-      assert.equal(result.verdict, 'allow');
-      assert.deepEqual(result.applied.map((p) => p.name).sort(), applied);
+    for (const dep of [gateDeployment(), recorderDeployment()] as KubeObject[]) {
+      for (const ctx of [flux, kubectl]) {
+        const result = evaluate(policies, ctx, dep, null);
+        assert.deepEqual(result.violations.map((v) => `${v.policy}/${v.rule}: ${v.message}`), [], `${dep.metadata?.name} by ${ctx.username}`);
+        assert.equal(result.verdict, 'allow');
+        assert.deepEqual(result.applied.map((p) => p.name).sort(), applied);
+      }
     }
   });
 
-  it('would be denied without its provenance annotations or its limits (the check has teeth)', () => {
-    const bare = structuredClone(one('Deployment')) as Obj;
+  function assertDeniedWithout(deployment: Obj): void {
+    const bare = structuredClone(deployment) as Obj;
     delete bare.spec.template.metadata.annotations;
     const noProvenance = evaluate(policies, flux, bare as KubeObject, null);
     assert.equal(noProvenance.verdict, 'deny');
     assert.ok(noProvenance.violations.some((v) => v.policy === 'provenance'));
 
-    const unlimited = structuredClone(one('Deployment')) as Obj;
+    const unlimited = structuredClone(deployment) as Obj;
     delete unlimited.spec.template.spec.containers[0].resources.limits;
     const noLimits = evaluate(policies, flux, unlimited as KubeObject, null);
     assert.equal(noLimits.verdict, 'deny');
     assert.ok(noLimits.violations.some((v) => v.policy === 'resources'));
+  }
+
+  it('would be denied without their provenance annotations or their limits (the check has teeth)', () => {
+    for (const deployment of [gateDeployment(), recorderDeployment()]) assertDeniedWithout(deployment);
   });
 });
 
@@ -345,7 +542,7 @@ describe('Dockerfile', () => {
     const users = lines.filter((l) => l.startsWith('USER '));
     const uid = Number(users.at(-1)?.slice('USER '.length).split(':')[0]);
     assert.ok(uid > 0, 'numeric non-root USER, so runAsNonRoot can be verified');
-    assert.equal(one('Deployment').spec.template.spec.securityContext.runAsUser, uid);
+    assert.equal(gateDeployment().spec.template.spec.securityContext.runAsUser, uid);
     assert.ok(lines.includes('ENTRYPOINT ["node", "/app/bin/tracegate.js"]'));
     assert.ok(lines.includes('CMD ["serve"]'));
   });
