@@ -43,6 +43,12 @@ export function readProvenance(obj: KubeObject, template: PodTemplate | undefine
   return out;
 }
 
+/**
+ * The release's values (`config`) are carried over unchanged, so the next `helm upgrade` without value
+ * flags renders the chart's own values and reverts an out-of-band change: the description says so.
+ */
+const VALUES_NOTE = '(recorded; chart values unchanged)';
+
 /** `helm history` shows the description in one column: long enough for the story, short enough to read. */
 const MAX_DESCRIPTION_CHARS = 400;
 
@@ -62,7 +68,7 @@ export function describeRevision(p: RecordedProvenance, changes: readonly string
     !p.verified ? 'UNVERIFIED: changed without passing the tracegate gate' : '',
     p.verified && p.breakGlass ? `BREAK-GLASS: ${p.breakGlass}` : '',
   ].filter(Boolean);
-  const text = `${flags.length ? `${flags.join('; ')}. ` : ''}${opts.adopted ? 'Adopted by tracegate: ' : ''}${what}${who ? ` ${who}` : ''}${why ? ` (${why})` : ''} (recorded)`;
+  const text = `${flags.length ? `${flags.join('; ')}. ` : ''}${opts.adopted ? 'Adopted by tracegate: ' : ''}${what}${who ? ` ${who}` : ''}${why ? ` (${why})` : ''} ${opts.adopted ? '(recorded)' : VALUES_NOTE}`;
   return text.length <= MAX_DESCRIPTION_CHARS ? text : `${text.slice(0, MAX_DESCRIPTION_CHARS - 1)}…`;
 }
 

@@ -45,7 +45,7 @@ function changeIdOf(live: Any): string {
 
 /** The gate-stamped description tracegate writes for a verified image change made with kubectl set image. */
 function setImageDescription(live: Any, from: string, to: string, container = 'web'): string {
-  return `image ${container}: ${from} → ${to} by admin via kubectl-set (commit c0ffee1, approved by bob, change ${changeIdOf(live)}) (recorded)`;
+  return `image ${container}: ${from} → ${to} by admin via kubectl-set (commit c0ffee1, approved by bob, change ${changeIdOf(live)}) (recorded; chart values unchanged)`;
 }
 
 function escape(text: string): string {
@@ -366,7 +366,7 @@ describe('unverified changes: the gate was bypassed', () => {
     assert.equal(changeIdOf(live), h.revisions(ns, 'web')[1]!.labels[`${PREFIX}change-id`], 'the object still carries the previous change id');
     assert.deepEqual(table(ns, 'web'), ['1 superseded', '2 superseded', '3 deployed']);
     const rev3 = h.revisions(ns, 'web')[2]!;
-    assert.equal(rev3.description, 'UNVERIFIED: changed without passing the tracegate gate. image web: nginx:1.26 → nginx:1.27 via kubectl-set (per managedFields) (recorded)');
+    assert.equal(rev3.description, 'UNVERIFIED: changed without passing the tracegate gate. image web: nginx:1.26 → nginx:1.27 via kubectl-set (per managedFields) (recorded; chart values unchanged)');
     assert.equal(rev3.labels[`${PREFIX}verified`], 'false');
     assert.equal(rev3.labels[`${PREFIX}commit`], undefined, 'the previous change\'s commit is not attributed to this one');
     assert.equal(await rec.metric('tracegate_recorder_unverified_changes_total'), before + 1);
