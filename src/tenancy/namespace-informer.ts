@@ -36,9 +36,7 @@ export function createNamespaceInformer(deps: { kubeConfig: KubeConfig; log: Log
     timer.unref();
     delay = Math.min(delay * 2, RESTART_MAX_MS);
   });
-  informer.on('connect', () => {
-    synced = true;
-  });
+  // Not 'connect': client-node fires it before the list, so the cache may still be empty then.
 
   return {
     async start() {
