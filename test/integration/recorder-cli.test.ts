@@ -62,7 +62,7 @@ describe('tracegate history', () => {
     const cells = rows.map((r) => r.split(/\s{2,}/));
     assert.deepEqual(cells[0], ['1', cells[0]![1], 'superseded', '-', '-', '-', '-', '-', 'Install complete']);
     assert.deepEqual(cells[1]!.slice(2, 8), ['superseded', 'shop', 'c0ffee1', 'bob', 'alice', 'kubectl-set']);
-    assert.match(cells[1]![8]!, /^image web: nginx:1\.25 → nginx:1\.26 by alice via kubectl-set \(commit c0ffee1, approved by bob, change \w+\) \(recorded\)$/);
+    assert.match(cells[1]![8]!, /^image web: nginx:1\.25 → nginx:1\.26 by alice via kubectl-set \(commit c0ffee1, approved by bob, change \w+\) \(recorded; chart values unchanged\)$/);
     assert.deepEqual(cells[2]!.slice(2, 8), ['deployed', 'shop', 'deadbee', 'erin', 'dave', 'kubectl-set']);
     for (const c of cells) assert.match(c[1]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'UTC time to the second');
   });

@@ -84,7 +84,7 @@ describe('restarts: changes made while the recorder is down', () => {
     await quiet(rec, ns);
     assert.deepEqual(table(ns), ['1 superseded', '2 deployed']);
     const rev2 = h.revisions(ns, 'web')[1]!;
-    assert.match(rev2.description, /^image web: nginx:1\.25 → nginx:1\.28 by admin via kubectl-set \(commit c0ffee1, approved by bob, change \w+\) \(recorded\)$/);
+    assert.match(rev2.description, /^image web: nginx:1\.25 → nginx:1\.28 by admin via kubectl-set \(commit c0ffee1, approved by bob, change \w+\) \(recorded; chart values unchanged\)$/);
     assert.equal(rev2.labels[`${PREFIX}change-id`], String(h.deployment(ns, 'web')['metadata']['annotations'][`${PREFIX}change-id`]).split('.')[0], 'attributed to the last change');
     await rec.stop();
 
