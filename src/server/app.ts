@@ -11,6 +11,7 @@ import type { Decision } from '../admission/decision.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Handled } from '../admission/validate.js';
 import { TracegateError, errorTable, isTracegateError } from '../errors.js';
+import { createDecisionLogger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { decodeReview, isJsonContentType, readBody } from './review-body.js';
 import { requestBudgetMs } from './timeout.js';
@@ -42,6 +43,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const { metrics, log } = deps;
+  const decisionLog = createDecisionLogger(log);
 
   const webhook = (name: 'validate' | 'mutate', handler: (r: AdmissionRequest) => Handled) =>
     async function handle(req: Request, res: Response): Promise<void> {
@@ -61,7 +63,7 @@ export function createApp(deps: AppDeps): express.Express {
         metrics.decisions.inc({ webhook: name, decision: decision.decision });
         for (const rule of decision.rules) metrics.violations.inc({ webhook: name, rule, decision: decision.decision });
         if (Date.now() > deadline) log.warn({ uid: request.uid, budgetMs: budget }, 'answered after the apiserver timeout');
-        logDecision(log, decision, seconds * 1000);
+        logDecision(decisionLog, decision, seconds * 1000);
       } catch (err) {
         const e = isTracegateError(err) ? err : new TracegateError('GATE_INTERNAL', 'internal error while handling the review', {}, { cause: err });
         metrics.badRequests.inc({ status: String(e.httpStatus) });
