@@ -33,6 +33,19 @@ function record(value: unknown): JsonObject {
 }
 
 /** A stable hash of the pod template, in the shape of Kubernetes' pod-template-hash. */
+/** Annotations the deployment controller does not copy onto ReplicaSets (its skipCopyAnnotation list). */
+const NOT_COPIED = new Set([
+  'kubectl.kubernetes.io/last-applied-configuration',
+  'deployment.kubernetes.io/revision',
+  'deployment.kubernetes.io/revision-history',
+  'deployment.kubernetes.io/desired-replicas',
+  'deployment.kubernetes.io/max-replicas',
+]);
+
+function copiedAnnotations(annotations: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(annotations).filter(([k]) => !NOT_COPIED.has(k)));
+}
+
 export function podTemplateHash(template: unknown): string {
   const digest = createHash('sha256').update(JSON.stringify(template ?? {})).digest();
   let out = '';
@@ -104,7 +117,7 @@ export function startDeploymentController(deps: { store: ObjectStore; now: () =>
     selector['matchLabels'] = { ...record(selector['matchLabels']), [HASH_LABEL]: hash };
     const templateMeta = structuredClone(record(template['metadata']));
     templateMeta['labels'] = { ...record(templateMeta['labels']), [HASH_LABEL]: hash };
-    const rsFor = (existing: JsonObject | undefined, rsReplicas: number, rsRevision: number, rsTemplate: JsonObject, rsSelector: JsonObject, rsHash: string): JsonObject => ({
+    const rsFor = (existing: JsonObject | undefined, rsReplicas: number, rsRevision: number, rsTemplate: JsonObject, rsSelector: JsonObject, rsHash: string, isNew: boolean): JsonObject => ({
       apiVersion: 'apps/v1',
       kind: 'ReplicaSet',
       metadata: {
@@ -112,7 +125,12 @@ export function startDeploymentController(deps: { store: ObjectStore; now: () =>
         name: existing === undefined ? rsName : meta(existing)['name'],
         namespace,
         labels: { ...record(record(rsTemplate['metadata'])['labels']), [HASH_LABEL]: rsHash },
-        annotations: { 'deployment.kubernetes.io/desired-replicas': String(replicas), [REVISION]: String(rsRevision) },
+        annotations: {
+          // The new ReplicaSet carries the Deployment's annotations (change-cause for `kubectl rollout history`).
+          ...(isNew ? copiedAnnotations(record(dm['annotations'])) : record(existing === undefined ? {} : meta(existing)['annotations'])),
+          'deployment.kubernetes.io/desired-replicas': String(replicas),
+          [REVISION]: String(rsRevision),
+        },
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: dm['uid'], controller: true, blockOwnerDeletion: true }],
       },
       spec: { replicas: rsReplicas, selector: rsSelector, template: rsTemplate },
@@ -124,12 +142,12 @@ export function startDeploymentController(deps: { store: ObjectStore; now: () =>
         observedGeneration: Number(record(existing?.['metadata'])['generation'] ?? 1),
       },
     });
-    const newRs = writeReplicaSet(rsFor(current, replicas, revision, { ...template, metadata: templateMeta }, selector, hash), current);
+    const newRs = writeReplicaSet(rsFor(current, replicas, revision, { ...template, metadata: templateMeta }, selector, hash, true), current);
     for (const rs of owned) {
       if (rs === current) continue;
       const rsSpec = record(rs['spec']);
       const rsHash = String(record(meta(rs)['labels'])[HASH_LABEL] ?? '');
-      writeReplicaSet(rsFor(rs, 0, revisionOf(rs), record(rsSpec['template']), record(rsSpec['selector']), rsHash), rs);
+      writeReplicaSet(rsFor(rs, 0, revisionOf(rs), record(rsSpec['template']), record(rsSpec['selector']), rsHash, false), rs);
     }
 
     const now = stamp(deps.now());
