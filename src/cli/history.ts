@@ -43,7 +43,7 @@ export async function runHistoryCommand(args: string[], io: CliIo): Promise<numb
   live.kind ??= 'Deployment';
   const release = releaseOf(live, defaultAdoptedName);
   const history = await createSecretDriver({ core: kc.makeApiClient(CoreV1Api) }).history(release.namespace, release.name);
-  const rows = historyRows(history, prefix);
+  const rows = historyRows(history, prefix, { kind: 'Deployment', name: ref.name });
   if (values.output === 'json') io.stdout(`${JSON.stringify({ release: `${release.namespace}/${release.name}`, adopted: release.adopted, revisions: rows }, null, 2)}\n`);
   else if (!rows.length) io.stdout(`no recorded history for ${ref.namespace}/${ref.name} (release ${release.namespace}/${release.name})\n`);
   else io.stdout(`release ${release.namespace}/${release.name}${release.adopted ? ' (adopted by tracegate)' : ''}\n${formatHistoryTable(rows)}`);

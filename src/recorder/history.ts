@@ -1,5 +1,27 @@
 /** The operator's view of a workload's history: one row per revision, from records and their labels. Pure. */
+import { isRecord } from '../k8s/types.js';
+import { PROVENANCE_KEY_DEFAULTS } from '../policy/defaults.js';
+import { findWorkloadDoc, splitManifest } from './manifest.js';
 import type { StoredRelease } from './storage.js';
+
+/**
+ * Commit and approver of a revision tracegate did not write (Helm's own), from the annotations its
+ * manifest gave the workload — the same keys and aliases the gate reads.
+ */
+export function manifestProvenance(manifest: string | undefined, kind: string, name: string, prefix: string): { commit?: string; approver?: string } {
+  const part = manifest ? findWorkloadDoc(splitManifest(manifest), kind, name) : undefined;
+  const doc = part?.doc.toJS() as { metadata?: { annotations?: unknown }; spec?: { template?: { metadata?: { annotations?: unknown } } } } | undefined;
+  const sources = [doc?.metadata?.annotations, doc?.spec?.template?.metadata?.annotations].filter(isRecord);
+  const pick = (key: { name: string; aliases: readonly string[] }) => {
+    for (const src of sources) {
+      for (const k of [`${prefix}${key.name}`, ...key.aliases]) if (typeof src[k] === 'string' && src[k]) return src[k] as string;
+    }
+    return undefined;
+  };
+  const commit = pick(PROVENANCE_KEY_DEFAULTS.commit);
+  const approver = pick(PROVENANCE_KEY_DEFAULTS.approver);
+  return { ...(commit ? { commit } : {}), ...(approver ? { approver } : {}) };
+}
 
 export interface HistoryRow {
   revision: number;
@@ -18,7 +40,7 @@ export interface HistoryRow {
 }
 
 /** Rows in revision order; provenance comes from tracegate's release labels (absent on Helm's own revisions). */
-export function historyRows(history: readonly StoredRelease[], prefix: string): HistoryRow[] {
+export function historyRows(history: readonly StoredRelease[], prefix: string, workload?: { kind: string; name: string }): HistoryRow[] {
   return [...history]
     .sort((a, b) => a.release.version - b.release.version)
     .map(({ release, labels }) => {
@@ -28,15 +50,17 @@ export function historyRows(history: readonly StoredRelease[], prefix: string): 
         revision: release.version,
         updated: release.info.last_deployed ?? '',
         status: release.info.status ?? 'unknown',
-        description: release.info.description ?? '',
+        // One row per revision: a failed revision's multi-line reason is folded onto its line.
+        description: (release.info.description ?? '').replace(/\s*\n\s*/g, ' '),
         ...(meta?.name ? { chart: `${meta.name}-${meta.version ?? ''}` } : {}),
       };
       const set = (key: keyof HistoryRow, v: string | undefined) => {
         if (v !== undefined) (row as unknown as Record<string, unknown>)[key] = v;
       };
+      const fromManifest = l('recorded-by') === undefined && workload ? manifestProvenance(release.manifest, workload.kind, workload.name, prefix) : {};
       set('tenant', l('tenant'));
-      set('commit', l('commit'));
-      set('approver', l('approver'));
+      set('commit', l('commit') ?? fromManifest.commit);
+      set('approver', l('approver') ?? fromManifest.approver);
       set('user', l('changed-by'));
       set('fieldManager', l('field-manager'));
       set('changeId', l('change-id'));
