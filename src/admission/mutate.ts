@@ -6,8 +6,9 @@
  */
 import { PROVENANCE_KEY_DEFAULTS } from '../policy/defaults.js';
 import { policyMatches } from '../policy/match.js';
-import { annotationSources, findFreshProvenance, findProvenance } from '../policy/provenance-values.js';
-import { provenanceValues } from '../policy/rules/provenance.js';
+import { annotationSources, findFreshCommit, findProvenance } from '../policy/provenance-values.js';
+import { evaluate } from '../policy/evaluate.js';
+import { commitBaseline, formatUsedCommits, provenanceValues } from '../policy/rules/provenance.js';
 import type { PolicySet, ProvenanceKey } from '../policy/types.js';
 import { isWorkloadKind, podTemplateOf } from '../workload/pod-template.js';
 import { describeTemplateChange, templateChanged } from '../workload/template-diff.js';
@@ -48,10 +49,22 @@ function provenanceKeys(set: PolicySet, request: AdmissionRequest, prefix: strin
     for (const rule of policy.rules) {
       if (rule.check.type !== 'provenance') continue;
       // The first matching provenance rule decides the aliases, as it does the verdict's wording.
-      return { commit: rule.check.spec.commit, approver: rule.check.spec.approver, pipelineRun: rule.check.spec.pipelineRun, applied: [policy] };
+      const s = rule.check.spec;
+      return { commit: s.commit, approver: s.approver, pipelineRun: s.pipelineRun, breakGlass: s.breakGlass?.annotation, applied: [policy] };
     }
   }
-  return { ...found, applied: [] };
+  return { ...found, breakGlass: undefined, applied: [] };
+}
+
+/**
+ * The break-glass reason when break-glass waived provenance for this change, so the stamp (and the
+ * recorder) flags exactly the changes it let through. Judged by the engine itself, and only when the
+ * annotation is present: a full evaluation is the rare path, not the hot one.
+ */
+function breakGlassWaiver(set: PolicySet, request: AdmissionRequest, tenant: string | undefined, annotation: string | undefined): string | undefined {
+  const value = annotation ? request.object?.metadata?.annotations?.[annotation] : undefined;
+  if (typeof value !== 'string' || !value.trim()) return undefined;
+  return evaluate(set, requestContext(request, tenant), request.object, request.oldObject).breakGlass?.reason;
 }
 
 function truncate(text: string, max: number): string {
@@ -96,9 +109,9 @@ export function createMutator(deps: MutatorDeps) {
     const now = annotationSources(obj, template?.metadata?.annotations);
     const before = old ? annotationSources(old, oldTemplate?.metadata?.annotations) : undefined;
     // The same choice the provenance rule makes: a commit not yet used by an earlier change wins.
-    const stamp = old?.metadata?.annotations?.[k.changeCommit];
-    const previous = typeof stamp === 'string' && stamp ? [stamp] : old ? provenanceValues(old, oldTemplate?.metadata?.annotations, keys.commit) : [];
-    const commit = findFreshProvenance(now, keys.commit, previous);
+    const baseline = commitBaseline(k, keys.commit, old ?? undefined, oldTemplate?.metadata?.annotations);
+    const { found: commit, fresh: isFresh } = findFreshCommit(now, keys.commit, before, baseline);
+    const fresh = commit && isFresh ? commit.value : '';
     const approver = findProvenance(now, keys.approver, before);
     const run = findProvenance(now, keys.pipelineRun, before);
     if (commit) wanted[keys.commit.annotation] = commit.value;
@@ -114,10 +127,13 @@ export function createMutator(deps: MutatorDeps) {
       const changes = describeTemplateChange(oldTemplate, template);
       wanted[k.changeId] = changeId;
       wanted[k.changedBy] = ctx.username;
-      if (commit) wanted[k.changeCommit] = commit.value;
+      wanted[k.changeCommit] = fresh;
+      wanted[k.usedCommits] = formatUsedCommits(provenanceValues(obj, template?.metadata?.annotations, keys.commit));
+      const waived = breakGlassWaiver(deps.policies(), request, tenant, keys.breakGlass);
+      if (waived) wanted[k.breakGlassChange] = `${id} ${waived}`;
       if (ctx.fieldManager) wanted[k.fieldManager] = ctx.fieldManager;
       const via = ctx.fieldManager ? ` via ${ctx.fieldManager}` : '';
-      const why = [commit ? `commit ${commit.value}` : '', approver ? `approved by ${approver.value}` : ''].filter(Boolean).join(', ');
+      const why = [fresh ? `commit ${fresh}` : '', fresh && approver ? `approved by ${approver.value}` : ''].filter(Boolean).join(', ');
       wanted[CHANGE_CAUSE] = truncate(`${ctx.username || 'unknown'}${via}: ${changes.join('; ') || 'pod template changed'}${why ? ` (${why})` : ''}`, MAX_CHANGE_CAUSE_CHARS);
       Object.assign(decision, { templateChanged: true, changes, changeId });
     }

@@ -5,6 +5,7 @@
  * side effects to skip).
  */
 import { evaluate } from '../policy/evaluate.js';
+import { createParseMemo } from '../policy/rules/context.js';
 import type { PolicySet } from '../policy/types.js';
 import { isWorkloadKind } from '../workload/pod-template.js';
 import type { TracegateKeys } from './annotations.js';
@@ -51,6 +52,7 @@ export function baseDecision(webhook: Decision['webhook'], request: AdmissionReq
 
 /** Creates the validate handler. */
 export function createValidator(deps: ValidatorDeps) {
+  const memo = createParseMemo();
   return function validate(request: AdmissionRequest): Handled {
     const decision = baseDecision('validate', request);
     const uid = request.uid;
@@ -62,7 +64,7 @@ export function createValidator(deps: ValidatorDeps) {
     const namespace = request.namespace ?? '';
     const tenant = deps.tenantOf(namespace);
     const ctx = requestContext(request, tenant);
-    const result = evaluate(deps.policies(), ctx, request.object, request.oldObject);
+    const result = evaluate(deps.policies(), ctx, request.object, request.oldObject, memo);
     const conflict = tenantConflict({ key: deps.keys.tenant, tenant, namespace, object: request.object, oldObject: request.oldObject });
 
     const denied = conflict !== undefined || result.verdict === 'deny';

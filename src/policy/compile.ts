@@ -7,6 +7,7 @@ import { compileImagePattern, type ImagePattern } from '../images/index.js';
 import { parseQuantity, type Quantity } from '../quantities/index.js';
 import {
   CHANGE_COMMIT_NAME,
+  USED_COMMITS_NAME,
   DEFAULT_SCRIPT_MANAGERS,
   DEFAULT_TRUSTED_MANAGERS,
   IMAGE_CONTAINER_LISTS,
@@ -135,6 +136,7 @@ function compileCheck(rule: RuleSpec, path: string, problems: Problems, opts: Co
     type: 'provenance',
     spec: {
       commit: provenanceKey(r.commit, PROVENANCE_KEY_DEFAULTS.commit, prefix),
+      usedCommits: `${prefix}${USED_COMMITS_NAME}`,
       changeCommit: `${prefix}${CHANGE_COMMIT_NAME}`,
       approver: provenanceKey(r.approver, PROVENANCE_KEY_DEFAULTS.approver, prefix),
       pipelineRun: provenanceKey(r.pipelineRun, PROVENANCE_KEY_DEFAULTS.pipelineRun, prefix),

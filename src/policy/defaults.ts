@@ -35,12 +35,18 @@ export const PROVENANCE_KEY_DEFAULTS = {
   pipelineRun: { name: 'pipeline-run', aliases: ['ci/pipeline-run', 'ci/run', 'pipelineRun', 'pipeline-run'] },
 } as const;
 
-/**
- * The gate stamps, at every admitted template change, the commit it was made with (after the prefix).
- * Freshness is judged against this stamp, so provenance may arrive in an earlier metadata-only update
- * (`kubectl annotate`, then `kubectl set image`) yet can never be reused for a second change.
- */
+/** Gate-owned (after the prefix): the new commit the current template was admitted with ('' when none). */
 export const CHANGE_COMMIT_NAME = 'change-commit';
+
+/**
+ * Gate-owned: every commit value the object carried when its current template was admitted. Freshness
+ * is judged against this stamp, so provenance may arrive in an earlier metadata-only update
+ * (`kubectl annotate`, then `kubectl set image`), yet no commit ever covers a second change.
+ */
+export const USED_COMMITS_NAME = 'used-commits';
+
+/** Gate-owned: `<change id> <reason>` when break-glass waived provenance for the current template. */
+export const BREAK_GLASS_CHANGE_NAME = 'break-glass-change';
 
 /** Break-glass annotation name (after the prefix). */
 export const BREAK_GLASS_NAME = 'break-glass';

@@ -1,17 +1,41 @@
 /** Content digests for policies: stable across formatting, comments and key order. */
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted at every level, so equal documents serialise equally. */
+/**
+ * Printable ASCII without the double quote and the backslash: exactly the strings JSON.stringify writes
+ * as `"<text>"` with nothing escaped, so they can be quoted without calling it.
+ */
+const PLAIN_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function quoteJson(text: string): string {
+  return PLAIN_JSON_STRING.test(text) ? `"${text}"` : JSON.stringify(text);
+}
+
+/**
+ * JSON with object keys sorted at every level, so equal documents serialise equally. Written as one
+ * pass that appends to a string (no per-object arrays of entries): it hashes every admitted pod
+ * template, and its output must stay byte-for-byte what it has always been, since stored change ids
+ * carry the hash.
+ */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value as Record<string, unknown>)
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
+  if (typeof value === 'string') return quoteJson(value);
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      // As Array.prototype.join: an element that serialises to nothing (undefined, a function) leaves an empty slot.
+      out += `${i > 0 ? ',' : ''}${canonicalJson(value[i]) ?? ''}`;
+    }
+    return `${out}]`;
   }
-  return JSON.stringify(value);
+  const obj = value as Record<string, unknown>;
+  let out = '{';
+  for (const key of Object.keys(obj).sort()) {
+    const v = obj[key];
+    if (v === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${quoteJson(key)}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
 }
 
 /** `sha256:<hex>` of the canonical JSON of `value`. */

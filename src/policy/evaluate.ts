@@ -2,12 +2,11 @@
  * The policy engine: (policies, request context, object, old object) → violations and a verdict.
  * Pure and synchronous; everything expensive was compiled at load time.
  */
-import { parseImageRef } from '../images/index.js';
 import { isRecord, type KubeObject } from '../k8s/types.js';
 import { changeViewOf, isWorkloadKind, podTemplateOf, templatePathPrefix } from '../workload/pod-template.js';
 import { describeTemplateChange, templateChanged } from '../workload/template-diff.js';
 import { policyMatches } from './match.js';
-import { imageCache, violationFactory, type CheckInput } from './rules/context.js';
+import { createParseMemo, violationFactory, type CheckInput, type ParseMemo } from './rules/context.js';
 import { checkImages } from './rules/images.js';
 import { checkMetadata } from './rules/metadata.js';
 import { checkProvenance } from './rules/provenance.js';
@@ -60,9 +59,10 @@ export function verdictOf(violations: readonly Violation[]): Verdict {
  * `deployments/scale`, a DELETE's null object), DELETE and CONNECT, and subresources other than a Pod's
  * ephemeralcontainers and resize select nothing and are allowed: there is no pod template to judge.
  * On UPDATE, rules with `onUpdate: changed` report only violations the old object did not already have,
- * so a restart or scale of a grandfathered workload is not blocked by a newer policy.
+ * so a restart or scale of a grandfathered workload is not blocked by a newer policy. A caller that
+ * evaluates many objects passes one `memo` to every call; without it, parsing is remembered per call.
  */
-export function evaluate(set: PolicySet, ctx: RequestContext, object: KubeObject | null | undefined, oldObject?: KubeObject | null): EvaluationResult {
+export function evaluate(set: PolicySet, ctx: RequestContext, object: KubeObject | null | undefined, oldObject?: KubeObject | null, memo?: ParseMemo): EvaluationResult {
   const result: EvaluationResult = { verdict: 'allow', violations: [], applied: [], templateChanged: false, changes: [] };
   if (!isRecord(object) || !isWorkloadKind(object.kind)) return result;
   // A deny on DELETE would make a bad workload impossible to remove.
@@ -76,9 +76,9 @@ export function evaluate(set: PolicySet, ctx: RequestContext, object: KubeObject
   const changed = ctx.operation === 'CREATE' || !old ? true : templateChanged(oldView, view);
   result.templateChanged = changed;
   result.changes = changed ? describeTemplateChange(oldView, view) : [];
-  const image = imageCache(parseImageRef);
+  const { image, quantity } = memo ?? createParseMemo();
   const prefix = templatePathPrefix(object.kind);
-  const input: CheckInput = { ctx, object, oldObject: old, template, oldTemplate, templatePrefix: prefix, templateChanged: changed, changes: result.changes, image };
+  const input: CheckInput = { ctx, object, oldObject: old, template, oldTemplate, templatePrefix: prefix, templateChanged: changed, changes: result.changes, image, quantity };
   const oldInput: CheckInput | undefined = old && ctx.operation === 'UPDATE'
     ? { ...input, object: old, oldObject: undefined, template: oldTemplate, oldTemplate: undefined }
     : undefined;

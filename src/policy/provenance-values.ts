@@ -27,21 +27,33 @@ export function annotationSources(obj: KubeObject | undefined, templateAnnotatio
   return [obj?.metadata?.annotations, templateAnnotations];
 }
 
+/** What a change's commit must differ from. */
+export interface CommitBaseline {
+  /** Every commit value the object carried when its current template was admitted. */
+  used: readonly string[];
+  /** The commit the current template was admitted with, when the gate stamped one. */
+  current?: string;
+}
+
 /**
- * Finds the commit that makes a change fresh: the first value not among `previous` (the commits earlier
- * changes were admitted with), else the first value found.
+ * Finds the commit of a change and whether it is new. A value is new when the object did not carry it
+ * at the last template change, or when this request sets it and it is not the commit the gate stamped
+ * for the current version — so restoring an earlier revision's annotations (a rollback) counts, while a
+ * stale alias left on the object never covers a second change. Without the gate's stamps (an object
+ * that never passed it) only a value the old object did not carry is new.
  */
-export function findFreshProvenance(now: Sources, key: ProvenanceKey, previous: readonly string[]): FoundValue | undefined {
+export function findFreshCommit(now: Sources, key: ProvenanceKey, old: Sources | undefined, baseline: CommitBaseline): { found?: FoundValue; fresh: boolean } {
   let first: FoundValue | undefined;
   for (let i = 0; i < now.length; i++) {
     for (const k of key.keys) {
       const v = read(now, key, i, k);
       if (v === undefined) continue;
-      if (!previous.includes(v)) return { key: k, value: v };
+      const setNow = !old || read(old, key, i, k) !== v;
+      if (!baseline.used.includes(v) || (setNow && baseline.current !== undefined && v !== baseline.current)) return { found: { key: k, value: v }, fresh: true };
       first ??= { key: k, value: v };
     }
   }
-  return first;
+  return first ? { found: first, fresh: false } : { fresh: false };
 }
 
 /** Finds a provenance value, preferring one that changed relative to `old` when given. */

@@ -157,7 +157,9 @@ export interface ProvenanceKey {
 
 export interface CompiledProvenanceRule {
   commit: ProvenanceKey;
-  /** Gate-owned annotation: the commit the current pod template was admitted with. */
+  /** Gate-owned annotation: every commit value present when the current pod template was admitted. */
+  usedCommits: string;
+  /** Gate-owned annotation: the new commit the current pod template was admitted with. */
   changeCommit: string;
   approver: ProvenanceKey;
   pipelineRun: ProvenanceKey;

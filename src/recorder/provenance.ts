@@ -31,14 +31,21 @@ export function readProvenance(obj: KubeObject, template: PodTemplate | undefine
   const set = <K extends keyof RecordedProvenance>(key: K, v: RecordedProvenance[K] | undefined) => {
     if (v !== undefined) out[key] = v;
   };
+  // The gate stamps the commit new with this change ('' when none): older commits on the object belong to earlier changes.
+  const stamped = typeof a[k.changeCommit] === 'string';
+  const commit = stamped ? get(k.changeCommit) : get(k.commit);
+  const changeId = parseChangeId(a[k.changeId])?.id;
   set('tenant', get(k.tenant));
-  set('commit', get(k.commit));
-  set('approver', get(k.approver));
+  set('commit', commit);
+  if (!stamped || commit) set('approver', get(k.approver));
   set('pipelineRun', get(k.pipelineRun));
   set('changedBy', get(k.changedBy));
   set('fieldManager', get(k.fieldManager));
-  set('changeId', parseChangeId(a[k.changeId])?.id);
-  set('breakGlass', get(k.breakGlass));
+  set('changeId', changeId);
+  // Break-glass counts only for the change it waived provenance for, not every later one.
+  const bg = get(k.breakGlassChange);
+  const space = bg?.indexOf(' ') ?? -1;
+  if (bg && changeId && space > 0 && bg.slice(0, space) === changeId) set('breakGlass', bg.slice(space + 1));
   set('changeCause', get(CHANGE_CAUSE));
   return out;
 }

@@ -195,7 +195,7 @@ describe('an engineer edits with kubectl', () => {
     assert.equal(labels['tracegate.io/break-glass'], 'true');
     assert.equal(labels['tracegate.io/changed-by'], 'carol');
     assert.equal(labels['tracegate.io/verified'], 'true');
-    // The annotation stays on the object unless removed, and flags every later change (see the todo test below).
+    // Tidy up: left in place it would only flag a later change that break-glass itself lets through.
     ok(await c.kubectl(['annotate', 'deployment/web', 'tracegate.io/break-glass-', '-n', NS], CAROL), 'kubectl annotate (remove)');
   });
 
@@ -305,10 +305,11 @@ describe('one history for every direction; helm rollback to any revision', () =>
       'Upgrade complete',
       ['alice', 'kubectl-set', '8f2c1e7', 'bob'],
       ['alice', 'kubectl-patch', 'c0ffee1', 'dave'],
-      // Break-glass waived the provenance; what it shows is whatever the object still carried (see the todo test).
-      ['carol', 'kubectl-set', who[4]?.[2] ?? '', who[4]?.[3] ?? ''],
+      // Break-glass waived the provenance: no commit or approver is claimed for it.
+      who[4] as string,
       [BOT.user, who[5]?.[1] ?? '', '9d1e2f3', 'bob'],
     ]);
+    assert.match(who[4] as string, /^BREAK-GLASS: INC-4711 checkout down\. image web: \S+:1\.5\.1 → \S+:1\.5\.2-hotfix by carol via kubectl-set \(change [0-9a-z]+\) \(recorded/);
     for (const [rev, commit] of [[1, '3f2a9c1'], [2, '5b7d0e4']] as const) {
       const values = JSON.parse(ok(await c.helm(['get', 'values', 'web', '-n', NS, '--revision', String(rev), '-o', 'json'], CI), 'helm get values').stdout);
       assert.deepEqual(values['annotations'], { 'ci/commit': commit, approvedBy: 'bob' });
@@ -353,20 +354,17 @@ describe('helm rollback, through the gate', () => {
     }
   });
 
-  it('a plain helm rollback passes only when the restored manifest carries a commit other than the current one', async () => {
-    // Revision 2's manifest carries CI's commit 5b7d0e4, not the current one: admitted with it.
-    ok(await c.helm(['rollback', 'web', '2', '-n', NS, '--history-max=0'], { ...CI, helm3: true }), 'helm rollback web 2');
-    assert.equal(annotationsOf(c.deployment(NS, 'web'))['tracegate.io/change-commit'], '5b7d0e4');
-    // Revision 3 (alice's kubectl set image) was recorded on top of revision 2's manifest, whose
-    // annotations it keeps: the same commit again, so the gate refuses to let it cover a second change.
-    const res = await c.helm(['rollback', 'web', '3', '-n', NS, '--history-max=0'], { ...CI, helm3: true });
+  it('a plain helm rollback without new provenance is refused: every commit the object carries was used before', async () => {
+    const current = annotationsOf(c.deployment(NS, 'web'))['tracegate.io/change-commit'];
+    const res = await c.helm(['rollback', 'web', '2', '-n', NS, '--history-max=0'], { ...CI, helm3: true });
     assert.equal(res.code, 1);
-    assert.match(res.stderr, /^Error: cannot patch "web" with kind Deployment: admission webhook "validate\.tracegate\.io" denied the request: .*\n {2}1\. change by system:serviceaccount:ci:deployer via helm \(image web: \S+:1\.4\.3 → \S+:1\.5\.0\) lacks provenance: commit 5b7d0e4 is not new/);
+    assert.match(res.stderr, /^Error: cannot patch "web" with kind Deployment: admission webhook "validate\.tracegate\.io" denied the request: .*\n {2}1\. change by system:serviceaccount:ci:deployer via helm \(image web: \S+ → \S+\) lacks provenance: commit \w+ is not new/);
     await c.recorded(NS, 'web');
     const failed = (await helmHistory(c, 'web', NS)).at(-1);
     assert.equal(failed?.status, 'failed');
     assert.match(failed?.description ?? '', /^Rollback "web" failed: cannot patch "web" with kind Deployment: admission webhook "validate\.tracegate\.io" denied the request/);
-    assert.ok(await runsRevision(c, 'web', NS, 2), 'nothing changed');
+    assert.ok(await runsRevision(c, 'web', NS, 6), 'nothing changed');
+    assert.equal(annotationsOf(c.deployment(NS, 'web'))['tracegate.io/change-commit'], current);
   });
 
   it('`tracegate rollback` carries the recorded revision\'s own commit and approver, so the gate admits it', async () => {
@@ -383,8 +381,8 @@ describe('helm rollback, through the gate', () => {
   });
 });
 
-describe('known gaps (todo: fail today, reported to the owners)', () => {
-  it('one commit never covers two template changes, even when the object still carries an older commit under an alias', { todo: 'gate: src/policy/rules/provenance.ts previousCommits() compares only with the last change-commit, so a stale ci/commit counts as fresh' }, async () => {
+describe('provenance edge cases found by these stories', () => {
+  it('one commit never covers two template changes, even when the object still carries an older commit under an alias', async () => {
     const body = compliantDeployment('ledger', NS, { 'ci/commit': 'aa11bb2', approvedBy: 'bob' });
     ok(await c.kubectl(['apply', '-f', '-'], { ...ALICE, input: JSON.stringify(body) }), 'kubectl apply');
     ok(await c.kubectl(['annotate', 'deployment/ledger', 'tracegate.io/commit=cc33dd4', '--overwrite', '-n', NS], ALICE), 'kubectl annotate');
@@ -394,7 +392,7 @@ describe('known gaps (todo: fail today, reported to the owners)', () => {
     assert.equal(res.code, 1, `admitted with the create's commit again:\n${res.stdout}${res.stderr}`);
   });
 
-  it('break-glass flags only the change it waived, not later changes that had their own provenance', { todo: 'recorder: src/recorder/provenance.ts readProvenance() reads tracegate.io/break-glass whenever it is still on the object' }, async () => {
+  it('break-glass flags only the change it waived, not later changes that had their own provenance', async () => {
     const body = compliantDeployment('ledger2', NS, { 'ci/commit': 'ee55ff6', approvedBy: 'bob' });
     ok(await c.kubectl(['apply', '-f', '-'], { ...ALICE, input: JSON.stringify(body) }), 'kubectl apply');
     ok(await c.kubectl(['annotate', 'deployment/ledger2', 'tracegate.io/break-glass=INC-4712', '--overwrite', '-n', NS], CAROL), 'kubectl annotate');
@@ -407,7 +405,7 @@ describe('known gaps (todo: fail today, reported to the owners)', () => {
     assert.doesNotMatch(last?.description ?? '', /BREAK-GLASS/, 'alice did not break glass');
   });
 
-  it('a break-glass change does not claim the previous change\'s commit and approver', { todo: 'gate/recorder: the canonical commit/approver annotations of the previous change stay on the object and are recorded for the break-glass change' }, async () => {
+  it('a break-glass change does not claim the previous change\'s commit and approver', async () => {
     const labels = await helmLabels(c, 'web', NS, 5);
     assert.equal(labels['tracegate.io/approver'], undefined, `revision 5 (carol's break-glass) claims approver ${labels['tracegate.io/approver']}`);
   });

@@ -38,7 +38,7 @@ describe('CI as a trusted deployer', () => {
 
   it('an engineer\'s kubectl change still needs provenance, and is recorded', async () => {
     assert.equal((await c.kubectl(['set', 'image', 'deployment/web', `web=${teamImage('1.5.0')}`, '-n', NS], ALICE)).code, 1);
-    // In the same request: annotating first does not work after a change without a commit (see the todo test).
+    // Provenance in the same request (annotating first works too: see the edge cases below).
     const patch = { metadata: { annotations: { 'ci/commit': '8f2c1e7', approvedBy: 'bob' } }, spec: { template: { spec: { containers: [{ name: 'web', image: teamImage('1.5.0') }] } } } };
     ok(await c.kubectl(['patch', 'deployment/web', '-n', NS, '-p', JSON.stringify(patch)], ALICE), 'kubectl patch');
     await c.recorded(NS, 'web');
@@ -68,8 +68,8 @@ describe('CI as a trusted deployer', () => {
   });
 });
 
-describe('known gaps (todo: fail today, reported to the owners)', () => {
-  it('annotate first, then `kubectl set image`, works after a change that carried no commit', { todo: 'gate: src/policy/rules/provenance.ts previousCommits() — with no change-commit stamp (the last template change had no commit) every commit on the old object counts as used, including the one just annotated' }, async () => {
+describe('provenance edge cases found by these stories', () => {
+  it('annotate first, then `kubectl set image`, works after a change that carried no commit', async () => {
     ok(await c.helm(['upgrade', '--install', 'fresh', CHART, '-n', NS], CI), 'helm install (no commit)');
     ok(await c.kubectl(['annotate', 'deployment/fresh', 'ci/commit=7e6d5c4', 'approvedBy=bob', '--overwrite', '-n', NS], ALICE), 'kubectl annotate');
     const res = await c.kubectl(['set', 'image', 'deployment/fresh', `web=${teamImage('1.7.1')}`, '-n', NS], ALICE);

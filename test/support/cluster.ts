@@ -180,7 +180,7 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
   let gate: RunningGate | undefined;
   let gateUp = false;
   const launchGate = async () => {
-    gate = await startGate({ config: gateConfig, log: createLogger({ level: 'silent' }), env: {}, cwd: packageRoot, metrics: createMetrics({ defaults: false }) });
+    gate = await startGate({ config: gateConfig, log: createLogger({ level: process.env.TG_DEBUG_LOG ?? 'silent' }), env: {}, cwd: packageRoot, metrics: createMetrics({ defaults: false }) });
     gateUp = true;
     services.set(GATE_SERVICE, { host: '127.0.0.1', port: gate.port });
   };

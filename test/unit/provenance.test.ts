@@ -476,7 +476,7 @@ describe('sameIdentity', () => {
 });
 
 describe('provenance in an earlier metadata-only update (annotate, then set image)', () => {
-  const STAMP = 'tracegate.io/change-commit';
+  const STAMP = 'tracegate.io/used-commits';
   let k: KubectlLocal;
   let bundled: PolicySet;
   /** Live object admitted by the gate with commit c0ffee1: the gate stamped change-commit. */

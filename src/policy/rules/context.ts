@@ -1,10 +1,12 @@
 /**
- * What every rule check receives: the object under evaluation, its pod template, and helpers that
- * cache per-evaluation work (image parsing) so several rules never parse the same image twice.
+ * What every rule check receives: the object under evaluation, its pod template, and parsers that
+ * remember what they parsed (images, quantities) so no rule parses the same text twice — within one
+ * evaluation, or across evaluations when the caller keeps a {@link ParseMemo}.
  */
 import { parseImageRef, type ImageRef } from '../../images/index.js';
 import { CONTAINER_NOUN, isRecord, type Container, type ContainerList, type KubeObject, type PodTemplate } from '../../k8s/types.js';
 import type { Parsed } from '../../errors.js';
+import { parseQuantity, type Quantity } from '../../quantities/index.js';
 import type { CompiledPolicy, CompiledRule, RequestContext, Violation } from '../types.js';
 
 export interface CheckInput {
@@ -18,6 +20,7 @@ export interface CheckInput {
   templateChanged: boolean;
   changes: readonly string[];
   image(raw: string): Parsed<ImageRef>;
+  quantity(raw: unknown): Parsed<Quantity>;
 }
 
 export interface ContainerSite {
@@ -72,6 +75,42 @@ export function imageCache(parse: (raw: string) => Parsed<ImageRef>) {
     if (!hit) cache.set(raw, (hit = parse(raw)));
     return hit;
   };
+}
+
+/**
+ * Parsers that remember their results, for a caller that evaluates many objects (the gate's handlers):
+ * a cluster runs few distinct images and quantities, and both parsers are pure, so each text is parsed
+ * once instead of on every review. Results are shared between callers and must not be modified.
+ */
+export interface ParseMemo {
+  image(raw: string): Parsed<ImageRef>;
+  quantity(raw: unknown): Parsed<Quantity>;
+}
+
+/** Entries a memo holds before it starts over: more distinct texts than a cluster uses, a small bound on memory. */
+const MEMO_MAX_ENTRIES = 2048;
+/** Longer texts are parsed every time (no valid image reference is this long): a hostile client cannot make the memo large. */
+const MEMO_MAX_KEY_CHARS = 512;
+
+function boundedMemo<T>(parse: (raw: string) => T): (raw: string) => T {
+  const cache = new Map<string, T>();
+  return (raw) => {
+    if (raw.length > MEMO_MAX_KEY_CHARS) return parse(raw);
+    let hit = cache.get(raw);
+    if (hit === undefined) {
+      if (cache.size >= MEMO_MAX_ENTRIES) cache.clear();
+      cache.set(raw, (hit = parse(raw)));
+    }
+    return hit;
+  };
+}
+
+/** Creates a memo; keep one per long-lived caller and pass it to every `evaluate`. */
+export function createParseMemo(): ParseMemo {
+  const image = boundedMemo(parseImageRef);
+  const quantityText = boundedMemo((raw: string) => parseQuantity(raw));
+  // Only texts are remembered: a JSON number parses through String(n) and needs no memo.
+  return { image, quantity: (raw) => (typeof raw === 'string' ? quantityText(raw) : parseQuantity(raw)) };
 }
 
 export const defaultImageParser = parseImageRef;

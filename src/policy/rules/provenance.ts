@@ -5,7 +5,7 @@
  * requester. Break-glass lets named groups through, loudly.
  */
 import { isRecord, type KubeObject } from '../../k8s/types.js';
-import { annotationSources, findFreshProvenance, findProvenance } from '../provenance-values.js';
+import { annotationSources, findFreshCommit, findProvenance, type CommitBaseline } from '../provenance-values.js';
 import type { CompiledProvenanceRule, ProvenanceKey, RequestContext, Violation } from '../types.js';
 import type { CheckInput, MakeViolation } from './context.js';
 
@@ -23,15 +23,26 @@ export function provenanceValues(obj: KubeObject | undefined, templateAnnotation
 }
 
 /**
- * Commits a change must differ from: the gate's stamp of the commit the old template was admitted with,
- * or, for an object that never passed the gate, every commit value the old object carries (so copying
- * the old commit under an alias does not pass as a new one).
+ * Commits a change must differ from: the gate's stamp of every commit value present when the old
+ * template was admitted, or, for an object that never passed the gate, every commit value the old
+ * object carries (so copying the old commit under an alias does not pass as a new one).
  */
-export function previousCommits(rule: CompiledProvenanceRule, old: KubeObject | undefined, oldTemplateAnnotations: unknown): string[] {
-  if (!old) return [];
-  const stamp = old.metadata?.annotations?.[rule.changeCommit];
-  if (typeof stamp === 'string' && stamp.trim() !== '') return [stamp.trim()];
-  return provenanceValues(old, oldTemplateAnnotations, rule.commit);
+export function commitBaseline(keys: { usedCommits: string; changeCommit: string }, commitKey: ProvenanceKey, old: KubeObject | undefined, oldTemplateAnnotations: unknown): CommitBaseline {
+  if (!old) return { used: [] };
+  const a = old.metadata?.annotations ?? {};
+  const stamp = a[keys.usedCommits];
+  if (typeof stamp !== 'string') return { used: provenanceValues(old, oldTemplateAnnotations, commitKey) };
+  const current = a[keys.changeCommit];
+  return { used: parseUsedCommits(stamp), ...(typeof current === 'string' && current ? { current } : {}) };
+}
+
+/** The used-commits stamp is a comma-separated list; commits are hex or tags, which never contain commas. */
+export function parseUsedCommits(stamp: string): string[] {
+  return stamp.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function formatUsedCommits(values: readonly string[]): string {
+  return [...new Set(values)].join(',');
 }
 
 /**
@@ -83,20 +94,39 @@ export interface ProvenanceOutcome {
   breakGlass?: { reason: string; user: string };
 }
 
+/** The break-glass annotation on the object, and whether the requester may use it. */
+function breakGlassOf(rule: CompiledProvenanceRule, input: CheckInput): { value: string; member: boolean; setNow: boolean } | undefined {
+  const bg = rule.breakGlass;
+  const value = bg ? input.object.metadata?.annotations?.[bg.annotation] : undefined;
+  if (!bg || typeof value !== 'string' || value.trim() === '') return undefined;
+  const old = input.oldObject?.metadata?.annotations?.[bg.annotation];
+  return { value: value.trim(), member: input.ctx.groups.some((g) => bg.groups.has(g)), setNow: value !== old };
+}
+
+/** A non-member who sets (or changes) the break-glass annotation is refused; one left by an earlier change is not theirs. */
+function breakGlassRefusal(rule: CompiledProvenanceRule, input: CheckInput, make: MakeViolation): Violation[] {
+  const bg = breakGlassOf(rule, input);
+  if (!bg || bg.member || !bg.setNow || !rule.breakGlass) return [];
+  const { annotation, groups } = rule.breakGlass;
+  const who = input.ctx.username || 'an unknown user';
+  return [make({ path: `metadata.annotations["${annotation}"]`, value: bg.value, message: `break-glass annotation ${annotation} was set by ${who}, who is not in ${[...groups].join(', ')}`, fix: `remove ${annotation}; only members of ${[...groups].join(', ')} may use break-glass` })];
+}
+
 /** Evaluates the provenance rule; only CREATE and template-changing UPDATE are judged. */
 export function checkProvenance(rule: CompiledProvenanceRule, input: CheckInput, make: MakeViolation): ProvenanceOutcome {
   const { ctx } = input;
   if (ctx.subResource) return { violations: [] };
   if (ctx.operation !== 'CREATE' && ctx.operation !== 'UPDATE') return { violations: [] };
-  if (ctx.operation === 'UPDATE' && !input.templateChanged) return { violations: [] };
+  // Setting break-glass is judged on every update: a metadata-only annotate must not plant it either.
+  if (ctx.operation === 'UPDATE' && !input.templateChanged) return { violations: breakGlassRefusal(rule, input, make) };
   const reason = provenanceReason(rule, ctx);
-  if (!reason) return { violations: [] };
+  if (!reason) return { violations: breakGlassRefusal(rule, input, make) };
 
   const tAnn = input.template?.metadata?.annotations;
   const now = annotationSources(input.object, tAnn);
   const before = input.oldObject ? annotationSources(input.oldObject, input.oldTemplate?.metadata?.annotations) : undefined;
-  const oldCommits = previousCommits(rule, input.oldObject, input.oldTemplate?.metadata?.annotations);
-  const commit = findFreshProvenance(now, rule.commit, oldCommits);
+  const baseline = commitBaseline(rule, rule.commit, input.oldObject, input.oldTemplate?.metadata?.annotations);
+  const { found: commit, fresh } = findFreshCommit(now, rule.commit, before, baseline);
   const approver = findProvenance(now, rule.approver, before);
   const run = findProvenance(now, rule.pipelineRun, before);
 
@@ -105,7 +135,7 @@ export function checkProvenance(rule: CompiledProvenanceRule, input: CheckInput,
   if (rule.requireCommit && !commit) {
     problems.push(`no commit annotation ${keyList(rule.commit)}`);
     fixes.push(`${rule.commit.annotation}=<commit sha>`);
-  } else if (rule.requireCommit && rule.requireFreshCommit && ctx.operation === 'UPDATE' && commit && oldCommits.includes(commit.value)) {
+  } else if (rule.requireCommit && rule.requireFreshCommit && ctx.operation === 'UPDATE' && commit && !fresh) {
     problems.push(`commit ${commit.value} is not new (the current version was deployed with it)`);
     fixes.push(`${rule.commit.annotation}=<the new commit sha>`);
   }
@@ -121,20 +151,11 @@ export function checkProvenance(rule: CompiledProvenanceRule, input: CheckInput,
     fixes.push(`${rule.pipelineRun.annotation}=<pipeline run id or URL>`);
   }
 
-  const violations: Violation[] = [];
-  const bg = rule.breakGlass;
-  const bgValue = bg ? input.object.metadata?.annotations?.[bg.annotation] : undefined;
-  const bgOld = bg ? input.oldObject?.metadata?.annotations?.[bg.annotation] : undefined;
-  if (bg && typeof bgValue === 'string' && bgValue.trim() !== '') {
-    if (ctx.groups.some((g) => bg.groups.has(g))) {
-      // Honoured even when left from an earlier change: members are trusted with it, and each use is reported.
-      if (problems.length) return { violations: [], breakGlass: { reason: bgValue.trim(), user: ctx.username } };
-    } else if (bgValue !== bgOld) {
-      // Only the user who sets it is refused: an annotation left by an earlier break-glass is not theirs.
-      violations.push(make({ path: `metadata.annotations["${bg.annotation}"]`, value: bgValue, message: `break-glass annotation ${bg.annotation} was set by ${ctx.username || 'an unknown user'}, who is not in ${[...bg.groups].join(', ')}`, fix: `remove ${bg.annotation}; only members of ${[...bg.groups].join(', ')} may use break-glass` }));
-    }
-  }
-  // Break-glass is reported only when it waived something: the gate then warns that rules were waived.
+  const violations = breakGlassRefusal(rule, input, make);
+  const bg = breakGlassOf(rule, input);
+  // Honoured even when left from an earlier change: members are trusted with it, and each use is reported.
+  // It is reported only when it waived something: the gate then warns that rules were waived.
+  if (bg?.member && problems.length) return { violations: [], breakGlass: { reason: bg.value, user: ctx.username } };
   if (!problems.length) return { violations };
 
   const who = `${ctx.username || 'an unknown user'}${ctx.fieldManager ? ` via ${ctx.fieldManager}` : ''}`;

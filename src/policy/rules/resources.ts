@@ -1,6 +1,6 @@
 /** Resource rules: required requests/limits per resource name, maximums, and limit÷request ratios. */
 import { matchesAny } from '../../images/index.js';
-import { compareQuantities, formatQuantity, isZero, multiplyQuantity, parseQuantity, type Quantity } from '../../quantities/index.js';
+import { compareQuantities, formatQuantity, isZero, multiplyQuantity, type Quantity } from '../../quantities/index.js';
 import type { ResourceList } from '../../k8s/types.js';
 import type { CompiledResourcesRule, Violation } from '../types.js';
 import { containersOf, type CheckInput, type ContainerSite, type MakeViolation } from './context.js';
@@ -16,13 +16,13 @@ function present(list: ResourceList | undefined, name: string): boolean {
 }
 
 /** Parses each quantity once per container, reporting unparseable ones a single time. */
-function quantityReader(site: ContainerSite, make: MakeViolation, out: Violation[]) {
+function quantityReader(site: ContainerSite, parse: CheckInput['quantity'], make: MakeViolation, out: Violation[]) {
   const memo = new Map<string, Quantity | null>();
   return (kind: Kind, name: string): Quantity | null => {
     const key = `${kind}.${name}`;
     if (memo.has(key)) return memo.get(key)!;
     const raw = site.container.resources?.[kind]?.[name];
-    const q = parseQuantity(raw);
+    const q = parse(raw);
     if (!q.ok) {
       out.push(make({ site, path: `${site.path}.resources.${kind}.${name}`, value: String(raw), message: `${site.label}: ${kind}.${name} "${String(raw)}" could not be parsed as a quantity`, fix: `use a Kubernetes quantity, e.g. ${name}: ${EXAMPLE[name] ?? '1'}` }));
     }
@@ -44,7 +44,7 @@ export function checkResources(rule: CompiledResourcesRule, input: CheckInput, m
       const ref = input.image(site.container.image);
       if (ref.ok && matchesAny(rule.exempt, ref.value)) continue;
     }
-    const read = quantityReader(site, make, out);
+    const read = quantityReader(site, input.quantity, make, out);
     for (const kind of ['requests', 'limits'] as const) {
       const list = site.container.resources?.[kind];
       // A required quantity must also parse: presence alone would let `cpu: lots` through when no maximum is set.
