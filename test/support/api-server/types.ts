@@ -6,19 +6,9 @@
 /** Any Kubernetes object as JSON; the server never trusts its shape. */
 export type JsonObject = Record<string, unknown>;
 
-/** A group/version/kind triple as AdmissionReview `kind` carries it (`group` is `""` for core). */
-export interface GroupVersionKind {
-  group: string;
-  version: string;
-  kind: string;
-}
-
-/** A group/version/resource triple as AdmissionReview `resource` carries it. */
-export interface GroupVersionResource {
-  group: string;
-  version: string;
-  resource: string;
-}
+/** The AdmissionReview triples, shared with the gate's own types. */
+export type { GroupVersionKind, GroupVersionResource } from '../../../src/admission/types.js';
+import type { GroupVersionKind, GroupVersionResource } from '../../../src/admission/types.js';
 
 /** The authenticated user of a request (after impersonation). */
 export interface UserInfo {
