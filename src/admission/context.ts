@@ -7,6 +7,56 @@ function entryKey(e: ManagedFieldsEntry): string {
   return `${e.manager ?? ''}\u0000${e.operation ?? ''}\u0000${e.subresource ?? ''}`;
 }
 
+/**
+ * Whether JSON.stringify(a) === JSON.stringify(b), decided without writing either text when both are
+ * plain JSON (what JSON.parse produces): same key order, same keys, same values. Anything JSON.stringify
+ * treats specially (undefined, functions, toJSON, non-finite numbers, class instances) is left to it.
+ */
+function sameJsonText(a: unknown, b: unknown): boolean {
+  const same = compareJson(a, b);
+  return same === undefined ? JSON.stringify(a) === JSON.stringify(b) : same;
+}
+
+/** How JSON.stringify writes a value: as a primitive, an array, an object, or (undefined) specially. */
+function jsonKind(v: unknown): 'primitive' | 'array' | 'object' | undefined {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return 'primitive';
+  if (typeof v === 'number') return Number.isFinite(v) ? 'primitive' : undefined;
+  if (typeof v !== 'object' || typeof (v as { toJSON?: unknown }).toJSON === 'function') return undefined;
+  const proto: unknown = Object.getPrototypeOf(v);
+  if (Array.isArray(v)) return proto === Array.prototype ? 'array' : undefined;
+  return proto === Object.prototype || proto === null ? 'object' : undefined;
+}
+
+/** true or false when plainly decidable, undefined when only JSON.stringify can tell. */
+function compareJson(a: unknown, b: unknown): boolean | undefined {
+  const kind = jsonKind(a);
+  const other = jsonKind(b);
+  if (kind === undefined || other === undefined) return undefined;
+  // A primitive, `[…]` and `{…}` never write the same text.
+  if (kind !== other) return false;
+  if (kind === 'primitive') return a === b;
+  if (kind === 'array') {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) {
+      const same = compareJson(x[i], y[i]);
+      if (same !== true) return same;
+    }
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const xk = Object.keys(x);
+  const yk = Object.keys(y);
+  if (xk.length !== yk.length) return undefined;
+  for (let i = 0; i < xk.length; i++) {
+    const same = xk[i] === yk[i] ? compareJson(x[xk[i]!], y[yk[i]!]) : jsonKind(x[xk[i]!]) && jsonKind(y[yk[i]!]) ? false : undefined;
+    if (same !== true) return same;
+  }
+  return true;
+}
+
 function managedFields(obj: AdmissionRequest['object']): ManagedFieldsEntry[] {
   const mf = obj?.metadata?.managedFields;
   return Array.isArray(mf) ? mf : [];
@@ -23,7 +73,7 @@ export function inferFieldManager(request: AdmissionRequest): string | undefined
   const before = new Map(managedFields(request.oldObject).map((e) => [entryKey(e), e]));
   const changed = now.filter((e) => {
     const prev = before.get(entryKey(e));
-    return !prev || prev.time !== e.time || JSON.stringify(prev.fieldsV1) !== JSON.stringify(e.fieldsV1);
+    return !prev || prev.time !== e.time || !sameJsonText(prev.fieldsV1, e.fieldsV1);
   });
   const candidates = changed.length ? changed : request.operation === 'CREATE' ? now : [];
   let best: ManagedFieldsEntry | undefined;

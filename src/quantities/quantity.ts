@@ -53,14 +53,15 @@ export function parseQuantity(input: unknown): Parsed<Quantity> {
 }
 
 function parseText(raw: string): Parsed<Quantity> {
-  const shown = quote(raw);
+  // Quoted only on failure: valid quantities are the common case and never need it.
+  const shown = () => quote(raw);
   if (raw === '') return fail('quantity is empty');
   const match = NUMBER_RE.exec(raw);
-  if (match === null) return fail(`quantity ${shown} is not a number with an optional suffix`);
+  if (match === null) return fail(`quantity ${shown()} is not a number with an optional suffix`);
   const [, sign = '', intDigits = '', fracDigits = '', suffix = ''] = match;
-  if (intDigits === '' && fracDigits === '') return fail(`quantity ${shown} has no digits before its suffix`);
+  if (intDigits === '' && fracDigits === '') return fail(`quantity ${shown()} has no digits before its suffix`);
   if (intDigits.length + fracDigits.length > MAX_MANTISSA_DIGITS) {
-    return fail(`quantity ${shown} has more than ${MAX_MANTISSA_DIGITS} digits`);
+    return fail(`quantity ${shown()} has more than ${MAX_MANTISSA_DIGITS} digits`);
   }
 
   let exponent10 = 0;
@@ -72,13 +73,13 @@ function parseText(raw: string): Parsed<Quantity> {
   else {
     const exp = EXPONENT_RE.exec(suffix);
     if (exp === null) {
-      return fail(`quantity ${shown} has unknown suffix ${quote(suffix)} (expected n u m k M G T P E, ` +
+      return fail(`quantity ${shown()} has unknown suffix ${quote(suffix)} (expected n u m k M G T P E, ` +
         'Ki Mi Gi Ti Pi Ei, or e<integer>)');
     }
     // Leading zeros are legal; comparing the trimmed length first avoids Number() on a huge digit run.
     const digits = (exp[2] ?? '').replace(/^0+(?=.)/, '');
     if (digits.length > String(MAX_EXPONENT).length || Number(digits) > MAX_EXPONENT) {
-      return fail(`quantity ${shown} has an exponent beyond ±${MAX_EXPONENT}`);
+      return fail(`quantity ${shown()} has an exponent beyond ±${MAX_EXPONENT}`);
     }
     exponent10 = exp[1] === '-' ? -Number(digits) : Number(digits);
   }

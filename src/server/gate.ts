@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { tracegateKeys } from '../admission/annotations.js';
+import { createChangeIdSource } from '../admission/change-id.js';
 import { createMutator } from '../admission/mutate.js';
 import { createValidator } from '../admission/validate.js';
 import { certPaths, ensureDevCerts, serviceDnsNames } from '../certs/index.js';
@@ -20,7 +21,7 @@ import type { PolicySet } from '../policy/types.js';
 import { createNamespaceInformer, type NamespaceInformer } from '../tenancy/namespace-informer.js';
 import { loadNamespaceFile } from '../tenancy/namespace-file.js';
 import { createTenantResolver, type NamespaceLabels } from '../tenancy/resolve.js';
-import { createApp } from './app.js';
+import { createRequestListener } from './app.js';
 import { createCertStore } from './cert-store.js';
 
 export interface GateDeps {
@@ -103,9 +104,9 @@ export async function startGate(deps: GateDeps): Promise<RunningGate> {
   const keys = tracegateKeys(config.annotationPrefix);
   const policies = () => policySet;
   let draining = false;
-  const app = createApp({
+  const listener = createRequestListener({
     validate: createValidator({ policies, tenantOf, keys }),
-    mutate: createMutator({ policies, tenantOf, keys, prefix: config.annotationPrefix }),
+    mutate: createMutator({ policies, tenantOf, keys, prefix: config.annotationPrefix, newId: createChangeIdSource() }),
     metrics,
     log,
     notReady: () => [...(draining ? ['shutting down'] : []), ...(informer && !informer.ready() ? ['namespace cache not synced'] : [])],
@@ -114,7 +115,7 @@ export async function startGate(deps: GateDeps): Promise<RunningGate> {
     maxRequestTimeoutMs: config.maxRequestTimeoutMs,
   });
 
-  const server = createServer({ cert: pair.cert, key: pair.key, minVersion: config.tlsMinVersion, ALPNProtocols: ['http/1.1'] }, app);
+  const server = createServer({ cert: pair.cert, key: pair.key, minVersion: config.tlsMinVersion, ALPNProtocols: ['http/1.1'] }, listener);
   // The apiserver keeps connections alive between reviews; a long idle timeout avoids TLS handshakes per call.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

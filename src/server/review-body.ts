@@ -3,7 +3,7 @@
  * limit (413), not UTF-8 or not JSON or not a v1 review (400). The apiserver treats any of these as a
  * failed call and applies the webhook's failurePolicy.
  */
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { TracegateError } from '../errors.js';
 import { parseReview } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
@@ -23,7 +23,7 @@ export function isJsonContentType(header: string | undefined): boolean {
  * with a clear error (and close the connection); destroying the request would reset the socket and
  * leave the client with no answer at all.
  */
-export function readBody(req: Request, limit: number, deadline: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, deadline: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     return Promise.reject(new TracegateError('REVIEW_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));

@@ -8,21 +8,30 @@ import { CONTAINER_LISTS, CONTAINER_NOUN, isRecord, type Container, type PodTemp
 /** Template annotation kubectl sets on `rollout restart`; a restart is not a change of what runs. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
-/** Structural equality for JSON values (key order ignored; a null field equals an absent one). */
+/**
+ * Structural equality for JSON values (key order ignored; a null field equals an absent one). Loops
+ * instead of filtered key arrays: UPDATE reviews compare whole pod templates, several times.
+ */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((v, i) => jsonEqual(v, b[i]));
+    for (let i = 0; i < a.length; i++) {
+      // Holes of a sparse array are skipped, as Array.prototype.every skips them.
+      if (i in a && !jsonEqual(a[i], b[i])) return false;
+    }
+    return true;
   }
-  if (isRecord(a) && isRecord(b)) {
-    // null and absent are the same field to the apiserver (omitempty), and clients send either.
-    const ak = Object.keys(a).filter((k) => a[k] !== undefined && a[k] !== null);
-    const bk = Object.keys(b).filter((k) => b[k] !== undefined && b[k] !== null);
-    if (ak.length !== bk.length) return false;
-    return ak.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  if (!isRecord(a) || !isRecord(b)) return false;
+  // null and absent are the same field to the apiserver (omitempty), and clients send either.
+  let unmatched = 0;
+  for (const k of Object.keys(b)) if (b[k] !== undefined && b[k] !== null) unmatched++;
+  for (const k of Object.keys(a)) {
+    const v = a[k];
+    if (v === undefined || v === null) continue;
+    if (--unmatched < 0 || !Object.hasOwn(b, k) || !jsonEqual(v, b[k])) return false;
   }
-  return false;
+  return unmatched === 0;
 }
 
 /** Template annotations without restartedAt; an empty map is no map, as the apiserver stores it. */

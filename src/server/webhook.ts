@@ -1,0 +1,105 @@
+/**
+ * One admission webhook call on node's own request and response objects, so the same handler serves
+ * the fast path in front of express and express's own routes. A well-formed review always gets HTTP 200
+ * and a v1 review whose response.uid is the request's; an unusable request gets a 4xx JSON error; a
+ * failure inside the gate is a 5xx so the webhook's failurePolicy applies.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Decision } from '../admission/decision.js';
+import { reviewResponse } from '../admission/review.js';
+import type { AdmissionRequest } from '../admission/types.js';
+import type { Handled } from '../admission/validate.js';
+import { TracegateError, errorTable, isTracegateError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { decodeReview, isJsonContentType, readBody } from './review-body.js';
+import { requestBudgetMs } from './timeout.js';
+
+/** What express's `res.type('application/json')` sets; every JSON answer carries exactly this. */
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/** Sends a JSON text with the headers express's `res.status().type('application/json').send()` would. */
+export function sendJson(res: ServerResponse, status: number, body: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', JSON_CONTENT_TYPE);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, err: TracegateError): void {
+  sendJson(res, err.httpStatus, JSON.stringify({ error: { code: err.code, message: err.message } }));
+}
+
+/** Shared by the webhook handler and the express app. */
+export interface WebhookDeps {
+  metrics: Metrics;
+  log: Logger;
+  /** The logger for decision lines (see `createDecisionLogger`). */
+  decisionLog: Logger;
+  bodyLimitBytes: number;
+  maxRequestTimeoutMs: number;
+}
+
+/** Handles one call; `timeout` is the raw `?timeout=` query value (absent, a string, or repeated). */
+export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, timeout: unknown) => Promise<void>;
+
+/** Creates the handler of one webhook; it catches every error of the review itself. */
+export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'mutate', handler: (r: AdmissionRequest) => Handled): WebhookHandler {
+  const { metrics, log, decisionLog } = deps;
+  return async function handle(req, res, timeout) {
+    const started = performance.now();
+    const budget = requestBudgetMs(timeout, deps.maxRequestTimeoutMs);
+    const deadline = Date.now() + budget;
+    metrics.inFlight.inc();
+    try {
+      if (!isJsonContentType(req.headers['content-type'])) {
+        throw new TracegateError('REVIEW_MEDIA_TYPE', `content type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? null)}`);
+      }
+      const request = decodeReview(await readBody(req, deps.bodyLimitBytes, deadline));
+      const { response, decision } = handler(request);
+      sendJson(res, 200, JSON.stringify(reviewResponse(response)));
+      const seconds = (performance.now() - started) / 1000;
+      metrics.duration.observe({ webhook: name, decision: decision.decision }, seconds);
+      metrics.decisions.inc({ webhook: name, decision: decision.decision });
+      for (const rule of decision.rules) metrics.violations.inc({ webhook: name, rule, decision: decision.decision });
+      if (Date.now() > deadline) log.warn({ uid: request.uid, budgetMs: budget }, 'answered after the apiserver timeout');
+      logDecision(decisionLog, log, decision, seconds * 1000);
+    } catch (err) {
+      const e = isTracegateError(err) ? err : new TracegateError('GATE_INTERNAL', 'internal error while handling the review', {}, { cause: err });
+      metrics.badRequests.inc({ status: String(e.httpStatus) });
+      (e.code === 'GATE_INTERNAL' ? log.error.bind(log) : log.warn.bind(log))(
+        { webhook: name, code: e.code, err: e.code === 'GATE_INTERNAL' ? String((err as Error)?.stack ?? err) : e.message },
+        'admission request failed',
+      );
+      // Not `req.destroyed`: a request is destroyed as soon as its body has been read, and the
+      // client is still waiting for the answer then. Only a gone socket means nobody is listening.
+      const clientGone = !res.socket || res.socket.destroyed;
+      if (!res.headersSent && !clientGone) {
+        // The rest of an unread body (too large, too slow) would be parsed as the next request: close instead.
+        if (!req.complete) res.setHeader('Connection', 'close');
+        sendError(res, e);
+      }
+    } finally {
+      metrics.inFlight.dec();
+    }
+  };
+}
+
+/** A UTF-16 surrogate without its partner: JSON.stringify escapes it, pino's fast string path does not. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function logDecision(fast: Logger, redacting: Logger, d: Decision, ms: number): void {
+  // One line per review; never the object itself (Secret data, env values).
+  const line = { ...d, durationMs: Math.round(ms * 1000) / 1000 };
+  // The redacting logger writes every value with JSON.stringify; the fast one writes strings as they are,
+  // which differs only for a lone surrogate (never in what the apiserver sends): such a line takes the old path.
+  const plain = Object.values(line).every((v) => typeof v !== 'string' || !LONE_SURROGATE.test(v));
+  (plain ? fast : redacting).info(line, 'admission decision');
+}
+
+/** The answer to an error that escaped a handler: logged, counted, 500, and the gate keeps serving. */
+export function answerUnhandled(deps: Pick<WebhookDeps, 'log' | 'metrics'>, err: unknown, res: ServerResponse): void {
+  deps.log.error({ err: String((err as Error)?.stack ?? err) }, 'unhandled error in request');
+  deps.metrics.badRequests.inc({ status: '500' });
+  if (!res.headersSent) sendJson(res, errorTable.GATE_INTERNAL.http, JSON.stringify({ error: { code: 'GATE_INTERNAL', message: 'internal error' } }));
+}
