@@ -57,6 +57,7 @@ export async function benchCheckCli(repoRoot: string, dir: string, manifest: Kub
     startupSeconds: startup.seconds,
     docsPerSecond: count / run.seconds,
     docsPerSecondAfterStartup: count / Math.max(run.seconds - startup.seconds, 1e-9),
+    // The end of stderr holds the error; the whole of it could be the 10,000-document report.
     stderr: run.stderr.slice(-2000),
   };
 }

@@ -4,6 +4,7 @@ import type { EngineRow } from './engine.js';
 import type { LoadResult } from './load-job.js';
 import type { ReviewName } from './reviews.js';
 
+/** The load phases: maximum throughput on each webhook, then paced. */
 export type PhaseName = 'validate' | 'mutate' | 'rate';
 
 /** One measured run: one server, one webhook path, one review. */

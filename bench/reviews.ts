@@ -15,6 +15,7 @@ import { fieldsV1Of } from './fields-v1.js';
 
 /** The workloads of every phase, in the order they run. */
 export const REVIEW_NAMES = ['create', 'update', 'large', 'deny'] as const;
+/** One of {@link REVIEW_NAMES}. */
 export type ReviewName = (typeof REVIEW_NAMES)[number];
 
 /** One request body and what the gate must answer to it. */

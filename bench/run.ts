@@ -13,195 +13,31 @@
  * --cpu-prof (profile the gate; the profile and its summary go to bench/results/).
  */
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ensureDevCerts, serviceDnsNames, type CertPaths } from '../src/certs/index.js';
 import type { KubeObject } from '../src/k8s/types.js';
-import { startBenchCluster, type BenchCluster } from './cluster.js';
 import { benchCheckCli, type CheckCliResult } from './check-cli.js';
+import { startBenchCluster, type BenchCluster } from './cluster.js';
 import { checkExpectations, createEngine, measureEngine, type EngineRow } from './engine.js';
-import { exchange } from './https-client.js';
 import { startLoadGenerator, type LoadGenerator } from './load-client.js';
-import type { LoadJob } from './load-job.js';
-import { rssBytes, watchProcess } from './proc-stats.js';
-import { formatProfile, summarizeProfileFile } from './profile-summary.js';
-import {
-  checkTargets,
-  errorCount,
-  formatCheck,
-  formatEngine,
-  formatMachine,
-  formatPhase,
-  formatTargets,
-  type Machine,
-  type PhaseName,
-  type RunRow,
-} from './report.js';
+import { logCounts, measureRun, preflight, repeated, type RunContext } from './measure.js';
+import { rssBytes } from './proc-stats.js';
 import { buildProductionLayout } from './prod-build.js';
+import { formatProfile, summarizeProfileFile } from './profile-summary.js';
+import { checkTargets, errorCount, formatCheck, formatEngine, formatMachine, formatPhase, formatTargets, type PhaseName, type RunRow } from './report.js';
+import { buildReviews } from './reviews.js';
 import { formatRssBreakdown, measureRssBreakdown, type RssStep } from './rss-breakdown.js';
-import { REVIEW_NAMES, buildReviews, type BenchReview } from './reviews.js';
 import { startBaselineProcess, startGateProcess, type ServerProcess } from './servers.js';
+import { machine, parseSettings } from './settings.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 /** The namespaces `npm start` uses: `shop` belongs to tenant `shop`, so the mutate path stamps a tenant. */
 const NAMESPACES_FILE = 'config/dev-namespaces.yaml';
-/** The apiserver appends its webhook timeout to every call. */
-const QUERY = '?timeout=10s';
-const ALL_PHASES = ['validate', 'mutate', 'rate', 'engine', 'check', 'rss'] as const;
-
-interface Settings {
-  quick: boolean;
-  durationSeconds: number;
-  warmupSeconds: number;
-  /** Connections of the max-throughput phases. */
-  connections: number;
-  /** Connections of the paced phase: many, each lightly used, as apiserver replicas' pools are. */
-  pacedConnections: number;
-  engineMs: number;
-  checkDocuments: number;
-  cpuProf: boolean;
-  /** Each comparison runs this many times; the least disturbed is shown. */
-  repeat: number;
-  phases: ReadonlySet<string>;
-  /** Which reviews to send (all by default); profiling one workload at a time needs the others out. */
-  reviews: ReadonlySet<string>;
-}
-
-function parseSettings(argv: string[]): Settings {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      connections: { type: 'string' },
-      phases: { type: 'string' },
-      reviews: { type: 'string' },
-      'cpu-prof': { type: 'boolean', default: false },
-      repeat: { type: 'string' },
-    },
-  });
-  const quick = values.quick === true;
-  const phases = new Set((values.phases ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()));
-  for (const p of phases) if (!(ALL_PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase ${p}; use ${ALL_PHASES.join(',')}`);
-  return {
-    quick,
-    // Quick: long enough for every path to answer many times, short enough for CI.
-    durationSeconds: Number(values.duration ?? (quick ? 1 : 8)),
-    warmupSeconds: Number(values.warmup ?? (quick ? 0 : 2)),
-    connections: Number(values.connections ?? 10),
-    pacedConnections: quick ? 4 : 32,
-    engineMs: quick ? 30 : 1500,
-    checkDocuments: quick ? 200 : 10_000,
-    cpuProf: values['cpu-prof'] === true,
-    repeat: Math.max(1, Number(values.repeat ?? 1)),
-    phases,
-    reviews: new Set((values.reviews ?? REVIEW_NAMES.join(',')).split(',').map((r) => r.trim())),
-  };
-}
-
-function machine(): Machine {
-  const list = cpus();
-  return { cpuModel: list[0]?.model ?? 'unknown', cores: list.length, node: process.version, kernel: release(), memoryGiB: totalmem() / 2 ** 30 };
-}
 
 const print = (text: string) => process.stdout.write(text);
-
-/** Checks one answer of one server before any load: status, envelope, uid, decision. */
-async function preflight(server: ServerProcess, caPem: string, webhook: 'validate' | 'mutate', review: BenchReview): Promise<string | undefined> {
-  const where = `${server.name} /${webhook} ${review.name}`;
-  try {
-    const r = await exchange(server.port, caPem, { method: 'POST', path: `/${webhook}${QUERY}`, body: review.body });
-    if (r.status !== 200) return `${where}: HTTP ${r.status}: ${r.text.slice(0, 300)}`;
-    const answer = JSON.parse(r.text) as { response?: { uid?: string; allowed?: boolean } };
-    const uid = (JSON.parse(review.body.toString('utf8')) as { request: { uid: string } }).request.uid;
-    const expected = server.name === 'baseline' ? true : review.allowed[webhook];
-    if (answer.response?.uid !== uid) return `${where}: response uid ${answer.response?.uid} is not the request's ${uid}`;
-    if (answer.response?.allowed !== expected) return `${where}: allowed=${answer.response?.allowed}, expected ${expected}`;
-  } catch (err) {
-    return `${where}: ${(err as Error).message}`;
-  }
-  return undefined;
-}
-
-interface RunContext {
-  settings: Settings;
-  load: LoadGenerator;
-  caPem: string;
-  bodyFiles: ReadonlyMap<string, string>;
-}
-
-/** Warms up, then measures one server on one path with one review. */
-async function measureRun(c: RunContext, phase: PhaseName, server: ServerProcess, webhook: 'validate' | 'mutate', review: BenchReview, rate?: number): Promise<RunRow> {
-  const connections = rate ? c.settings.pacedConnections : c.settings.connections;
-  const job: LoadJob = {
-    port: server.port,
-    path: `/${webhook}${QUERY}`,
-    bodyFile: c.bodyFiles.get(review.name)!,
-    caPem: c.caPem,
-    connections,
-    durationSeconds: c.settings.durationSeconds,
-    ...(rate ? { rate } : {}),
-    // Quick: a fixed number of answers per run, fewer of the 1 MiB review.
-    ...(c.settings.quick ? { amount: review.name === 'large' ? 20 : rate ? 40 : 200 } : {}),
-    ...(c.settings.quick ? { expectAllowed: server.name === 'baseline' ? true : review.allowed[webhook] } : {}),
-  };
-  if (c.settings.warmupSeconds > 0) await c.load.run({ ...job, durationSeconds: c.settings.warmupSeconds });
-  const watch = watchProcess(server.pid);
-  const load = await c.load.run(job);
-  const proc = watch.stop();
-  const row: RunRow = {
-    phase,
-    review: review.name,
-    server: server.name,
-    webhook,
-    connections,
-    ...(rate ? { targetRate: rate } : {}),
-    load,
-    serverCpuSeconds: proc.cpuSeconds,
-    cpuMicrosPerReview: load.responses ? (proc.cpuSeconds * 1e6) / load.responses : 0,
-    serverCores: proc.cpuSeconds / load.durationSeconds,
-    generatorCores: load.generatorCpuSeconds / load.durationSeconds,
-    otherCores: Math.max(0, proc.machineBusySeconds - proc.cpuSeconds - load.generatorCpuSeconds - proc.selfCpuSeconds) / load.durationSeconds,
-    peakRssBytes: proc.peakRssBytes,
-  };
-  const l = load.latencyMs;
-  print(`  [${(performance.now() / 1000).toFixed(1)}s] ${phase.padEnd(8)} ${review.name.padEnd(6)} ${server.name.padEnd(8)} /${webhook.padEnd(8)} ${Math.round(load.requestsPerSecond).toString().padStart(6)} req/s  p99 ${l.p99.toFixed(2)} ms  errors ${errorCount(load)}${rate ? `  (asked ${rate}/s)` : ''}\n`);
-  return row;
-}
-
-/**
- * Runs a group of measurements (a baseline and the gate runs compared with it) `times` times and keeps
- * the group least disturbed by other processes on the machine: the comparison needs both sides under
- * the same conditions, and another process taking a core halves whichever run it lands on.
- */
-async function repeated(times: number, discarded: RunRow[], group: () => Promise<RunRow[]>): Promise<RunRow[]> {
-  let kept: RunRow[] | undefined;
-  const disturbance = (g: RunRow[]) => Math.max(...g.map((r) => r.otherCores));
-  for (let i = 0; i < times; i++) {
-    const g = await group();
-    if (!kept || disturbance(g) < disturbance(kept)) {
-      if (kept) discarded.push(...kept);
-      kept = g;
-    } else discarded.push(...g);
-  }
-  return kept ?? [];
-}
-
-/** Counts the gate's decision lines and error lines in its log file. */
-async function logCounts(file: string): Promise<{ decisions: number; errors: number }> {
-  const text = await readFile(file, 'utf8');
-  let decisions = 0;
-  let errors = 0;
-  for (const line of text.split('\n')) {
-    if (line.includes('"msg":"admission decision"')) decisions++;
-    if (line.includes('"level":"error"') || line.includes('"level":"fatal"')) errors++;
-  }
-  return { decisions, errors };
-}
 
 async function main(): Promise<number> {
   const settings = parseSettings(process.argv.slice(2));

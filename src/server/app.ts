@@ -14,6 +14,7 @@ import { createDecisionLogger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { answerUnhandled, createWebhookHandler, type WebhookDeps, type WebhookHandler } from './webhook.js';
 
+/** What the HTTP surface needs: the two handlers, metrics, logging, readiness and the request limits. */
 export interface AppDeps {
   validate: (request: AdmissionRequest) => Handled;
   mutate: (request: AdmissionRequest) => Handled;
