@@ -10,8 +10,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Handled } from '../admission/validate.js';
-import { createDecisionLogger } from '../log.js';
+import { createDecisionWriter } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { createDeadlines } from './deadlines.js';
 import { answerUnhandled, createWebhookHandler, type WebhookDeps, type WebhookHandler } from './webhook.js';
 
 /** What the HTTP surface needs: the two handlers, metrics, logging, readiness and the request limits. */
@@ -26,6 +27,9 @@ export interface AppDeps {
   bodyLimitBytes: number;
   maxRequestTimeoutMs: number;
 }
+
+/** Body-reading deadlines are checked this often: webhook timeouts are whole seconds, a tenth is precise enough. */
+const DEADLINE_TICK_MS = 100;
 
 /**
  * `/validate` or `/mutate` with an optional query, in the form express's URL parser (parseurl) takes
@@ -86,7 +90,8 @@ export function createRequestListener(deps: AppDeps): RequestListener {
   const webhookDeps: WebhookDeps = {
     metrics: deps.metrics,
     log: deps.log,
-    decisionLog: createDecisionLogger(deps.log),
+    decisionLine: createDecisionWriter(deps.log),
+    deadlines: createDeadlines({ tickMs: DEADLINE_TICK_MS }),
     bodyLimitBytes: deps.bodyLimitBytes,
     maxRequestTimeoutMs: deps.maxRequestTimeoutMs,
   };

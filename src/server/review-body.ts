@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { TracegateError } from '../errors.js';
 import { parseReview } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
+import type { Deadlines } from './deadlines.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -23,7 +24,7 @@ export function isJsonContentType(header: string | undefined): boolean {
  * with a clear error (and close the connection); destroying the request would reset the socket and
  * leave the client with no answer at all.
  */
-export function readBody(req: IncomingMessage, limit: number, deadline: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, deadline: number, deadlines: Deadlines): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     return Promise.reject(new TracegateError('REVIEW_TOO_LARGE', `request body of ${declared} bytes exceeds the limit of ${limit} bytes`));
@@ -32,37 +33,28 @@ export function readBody(req: IncomingMessage, limit: number, deadline: number):
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    // Listeners stay attached once settled: they ignore what comes later, and removing four per review costs.
     const settle = (err: Error | undefined, body?: Buffer) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
+      deadlines.cancel(timer);
       if (err) {
         // Stop pulling the rest of an unwanted body; the error answer closes the connection.
         req.pause();
         fail(err);
       } else ok(body!);
     };
-    const onData = (chunk: Buffer) => {
+    const timer = deadlines.add(deadline, () => settle(new TracegateError('REVIEW_TIMEOUT', 'request body not received within the timeout')));
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
       size += chunk.length;
       if (size > limit) settle(new TracegateError('REVIEW_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`));
       else chunks.push(chunk);
-    };
-    const onEnd = () => settle(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.on('end', () => settle(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     // A client that goes away is the client's problem, not an internal error of the gate.
-    const onError = (err: Error) => settle(new TracegateError('REVIEW_MALFORMED', `request body could not be read: ${err.message}`));
-    const onClose = () => settle(new TracegateError('REVIEW_MALFORMED', 'the client closed the connection before the body was complete'));
-    const timer = setTimeout(
-      () => settle(new TracegateError('REVIEW_TIMEOUT', 'request body not received within the timeout')),
-      Math.max(deadline - Date.now(), 1),
-    );
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+    req.on('error', (err: Error) => settle(new TracegateError('REVIEW_MALFORMED', `request body could not be read: ${err.message}`)));
+    req.on('close', () => settle(new TracegateError('REVIEW_MALFORMED', 'the client closed the connection before the body was complete')));
   });
 }
 

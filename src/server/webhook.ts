@@ -6,12 +6,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Decision } from '../admission/decision.js';
 import { reviewResponse } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Handled } from '../admission/validate.js';
 import { TracegateError, errorTable, isTracegateError } from '../errors.js';
+import type { DecisionWriter } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { Deadlines } from './deadlines.js';
 import { decodeReview, isJsonContentType, readBody } from './review-body.js';
 import { requestBudgetMs } from './timeout.js';
 
@@ -20,10 +21,8 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /** Sends a JSON text with the headers express's `res.status().type('application/json').send()` would. */
 export function sendJson(res: ServerResponse, status: number, body: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', JSON_CONTENT_TYPE);
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.end(body);
+  // One writeHead with all headers: node's fast path when nothing was set before (else it merges).
+  res.writeHead(status, { 'Content-Type': JSON_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body) }).end(body);
 }
 
 function sendError(res: ServerResponse, err: TracegateError): void {
@@ -34,8 +33,10 @@ function sendError(res: ServerResponse, err: TracegateError): void {
 export interface WebhookDeps {
   metrics: Metrics;
   log: Logger;
-  /** The logger for decision lines (see `createDecisionLogger`). */
-  decisionLog: Logger;
+  /** Writes the decision line of each answered review (see `createDecisionWriter`). */
+  decisionLine: DecisionWriter;
+  /** Where each review's body-reading deadline waits. */
+  deadlines: Deadlines;
   bodyLimitBytes: number;
   maxRequestTimeoutMs: number;
 }
@@ -45,7 +46,7 @@ export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, timeout
 
 /** Creates the handler of one webhook; it catches every error of the review itself. */
 export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'mutate', handler: (r: AdmissionRequest) => Handled): WebhookHandler {
-  const { metrics, log, decisionLog } = deps;
+  const { metrics, log, decisionLine, deadlines } = deps;
   return async function handle(req, res, timeout) {
     const started = performance.now();
     const budget = requestBudgetMs(timeout, deps.maxRequestTimeoutMs);
@@ -55,7 +56,7 @@ export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'muta
       if (!isJsonContentType(req.headers['content-type'])) {
         throw new TracegateError('REVIEW_MEDIA_TYPE', `content type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? null)}`);
       }
-      const request = decodeReview(await readBody(req, deps.bodyLimitBytes, deadline));
+      const request = decodeReview(await readBody(req, deps.bodyLimitBytes, deadline, deadlines));
       const { response, decision } = handler(request);
       sendJson(res, 200, JSON.stringify(reviewResponse(response)));
       const seconds = (performance.now() - started) / 1000;
@@ -63,7 +64,8 @@ export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'muta
       metrics.decisions.inc({ webhook: name, decision: decision.decision });
       for (const rule of decision.rules) metrics.violations.inc({ webhook: name, rule, decision: decision.decision });
       if (Date.now() > deadline) log.warn({ uid: request.uid, budgetMs: budget }, 'answered after the apiserver timeout');
-      logDecision(decisionLog, log, decision, seconds * 1000);
+      // One line per review; never the object itself (Secret data, env values).
+      decisionLine(decision, Math.round(seconds * 1e6) / 1000);
     } catch (err) {
       const e = isTracegateError(err) ? err : new TracegateError('GATE_INTERNAL', 'internal error while handling the review', {}, { cause: err });
       metrics.badRequests.inc({ status: String(e.httpStatus) });
@@ -83,18 +85,6 @@ export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'muta
       metrics.inFlight.dec();
     }
   };
-}
-
-/** A UTF-16 surrogate without its partner: JSON.stringify escapes it, pino's fast string path does not. */
-const LONE_SURROGATE = /\p{Surrogate}/u;
-
-function logDecision(fast: Logger, redacting: Logger, d: Decision, ms: number): void {
-  // One line per review; never the object itself (Secret data, env values).
-  const line = { ...d, durationMs: Math.round(ms * 1000) / 1000 };
-  // The redacting logger writes every value with JSON.stringify; the fast one writes strings as they are,
-  // which differs only for a lone surrogate (never in what the apiserver sends): such a line takes the old path.
-  const plain = Object.values(line).every((v) => typeof v !== 'string' || !LONE_SURROGATE.test(v));
-  (plain ? fast : redacting).info(line, 'admission decision');
 }
 
 /** The answer to an error that escaped a handler: logged, counted, 500, and the gate keeps serving. */
