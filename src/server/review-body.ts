@@ -14,6 +14,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** True for `application/json` with any parameters (charset), as the apiserver sends it. */
 export function isJsonContentType(header: string | undefined): boolean {
   if (!header) return false;
+  // What the apiserver sends, answered without splitting the header.
+  if (header === 'application/json') return true;
   const type = header.split(';')[0]!.trim().toLowerCase();
   return type === 'application/json';
 }

@@ -47,9 +47,16 @@ export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, timeout
 /** Creates the handler of one webhook; it catches every error of the review itself. */
 export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'mutate', handler: (r: AdmissionRequest) => Handled): WebhookHandler {
   const { metrics, log, decisionLine, deadlines } = deps;
+  let lastTimeout: unknown = undefined;
+  let lastBudget = requestBudgetMs(undefined, deps.maxRequestTimeoutMs);
   return async function handle(req, res, timeout) {
     const started = performance.now();
-    const budget = requestBudgetMs(timeout, deps.maxRequestTimeoutMs);
+    // Every call from the apiserver carries the same `timeout=`: parse it once per distinct value.
+    if (timeout !== lastTimeout) {
+      lastTimeout = timeout;
+      lastBudget = requestBudgetMs(timeout, deps.maxRequestTimeoutMs);
+    }
+    const budget = lastBudget;
     const deadline = Date.now() + budget;
     metrics.inFlight.inc();
     try {
