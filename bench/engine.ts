@@ -3,44 +3,13 @@
  * directly in this process on one core. Also used to check, before any load, that each review gets the
  * answer the benchmark expects from it.
  */
-import { join } from 'node:path';
-import { tracegateKeys } from '../src/admission/annotations.js';
-import { createMutator } from '../src/admission/mutate.js';
-import type { AdmissionRequest } from '../src/admission/types.js';
-import { createValidator, type Handled } from '../src/admission/validate.js';
-import { CONFIG_DEFAULTS } from '../src/config.js';
-import { bundledPoliciesDir, policySchemaPath } from '../src/paths.js';
-import { evaluate } from '../src/policy/evaluate.js';
-import { createPolicyLoader, readPolicySchema } from '../src/policy/load.js';
-import type { PolicySet } from '../src/policy/types.js';
 import { requestContext } from '../src/admission/context.js';
+import { evaluate } from '../src/policy/evaluate.js';
 import { decodeReview } from '../src/server/review-body.js';
-import { loadNamespaceFile } from '../src/tenancy/namespace-file.js';
-import { createTenantResolver } from '../src/tenancy/resolve.js';
+import type { Engine } from './handlers.js';
 import type { BenchReview } from './reviews.js';
 
-/** The handlers as the gate builds them with its default configuration. */
-export interface Engine {
-  policies: PolicySet;
-  tenantOf: (namespace: string) => string | undefined;
-  validate: (request: AdmissionRequest) => Handled;
-  mutate: (request: AdmissionRequest) => Handled;
-}
-
-/** Loads the bundled policies and the namespaces file the benchmark's gate also uses. */
-export async function createEngine(repoRoot: string, namespacesFile: string): Promise<Engine> {
-  const prefix = CONFIG_DEFAULTS.annotationPrefix;
-  const loader = createPolicyLoader({ schema: await readPolicySchema(policySchemaPath), annotationPrefix: prefix });
-  const policies = await loader.load([bundledPoliciesDir], repoRoot);
-  const tenantOf = createTenantResolver({ tenantLabel: CONFIG_DEFAULTS.tenantLabel }, await loadNamespaceFile(join(repoRoot, namespacesFile)));
-  const keys = tracegateKeys(prefix);
-  return {
-    policies,
-    tenantOf,
-    validate: createValidator({ policies: () => policies, tenantOf, keys }),
-    mutate: createMutator({ policies: () => policies, tenantOf, keys, prefix }),
-  };
-}
+export { createEngine } from './handlers.js';
 
 /** Operations per second and microseconds per operation of one measured loop. */
 export interface Rate {

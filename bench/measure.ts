@@ -75,7 +75,7 @@ export async function measureRun(c: RunContext, phase: PhaseName, server: Server
     peakRssBytes: proc.peakRssBytes,
   };
   const l = load.latencyMs;
-  print(`  [${(performance.now() / 1000).toFixed(1)}s] ${phase.padEnd(8)} ${review.name.padEnd(6)} ${server.name.padEnd(8)} /${webhook.padEnd(8)} ${Math.round(load.requestsPerSecond).toString().padStart(6)} req/s  p99 ${l.p99.toFixed(2)} ms  errors ${errorCount(load)}${rate ? `  (asked ${rate}/s)` : ''}\n`);
+  print(`  [${(performance.now() / 1000).toFixed(1)}s] ${phase.padEnd(8)} ${review.name.padEnd(6)} ${server.name.padEnd(17)} /${webhook.padEnd(8)} ${Math.round(load.requestsPerSecond).toString().padStart(6)} req/s  p99 ${l.p99.toFixed(2)} ms  errors ${errorCount(load)}${rate ? `  (asked ${rate}/s)` : ''}\n`);
   return row;
 }
 

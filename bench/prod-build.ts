@@ -21,9 +21,18 @@ export interface ProductionLayout {
   bin: string;
   /** The baseline server as an ES module. */
   baseline: string;
+  /** The baseline+policies server (bench/policy-server.ts) as an ES module. */
+  policyServer: string;
   /** `env` of the gate container in manifests/deployment.yaml (NODE_OPTIONS with the heap limit). */
   env: Record<string, string>;
 }
+
+/** bench/ sources that run as servers from the layout, and the file each becomes there. */
+const BENCH_MODULES: readonly [string, string][] = [
+  ['baseline-server.ts', 'baseline-server.mjs'],
+  ['policy-server.ts', 'policy-server.mjs'],
+  ['handlers.ts', 'bench-handlers.mjs'],
+];
 
 /** The gate container's env values from the install manifest; empty when the manifest changes shape. */
 async function manifestEnv(repoRoot: string): Promise<Record<string, string>> {
@@ -46,9 +55,11 @@ export async function buildProductionLayout(repoRoot: string, dir: string): Prom
   await cp(join(repoRoot, 'package.json'), join(dir, 'package.json'));
   await symlink(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
 
-  const source = await readFile(join(repoRoot, 'bench', 'baseline-server.ts'), 'utf8');
-  const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-  const baseline = join(dir, 'baseline-server.mjs');
-  await writeFile(baseline, js);
-  return { root: dir, bin: join(dir, 'bin', 'tracegate.js'), baseline, env: { NODE_ENV: 'production', ...(await manifestEnv(repoRoot)) } };
+  // The bench servers run beside dist/: their imports of src/ point there instead.
+  for (const [from, to] of BENCH_MODULES) {
+    const source = await readFile(join(repoRoot, 'bench', from), 'utf8');
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    await writeFile(join(dir, to), js.replaceAll("from '../src/", "from './dist/").replaceAll("from './handlers.js'", "from './bench-handlers.mjs'"));
+  }
+  return { root: dir, bin: join(dir, 'bin', 'tracegate.js'), baseline: join(dir, 'baseline-server.mjs'), policyServer: join(dir, 'policy-server.mjs'), env: { NODE_ENV: 'production', ...(await manifestEnv(repoRoot)) } };
 }

@@ -78,17 +78,18 @@ async function main(): Promise<number> {
       bodyFiles.set(r.name, file);
       print(`  review ${r.name.padEnd(6)} ${(r.body.length / 1024).toFixed(1).padStart(7)} KiB  object ${r.objectYamlLines} YAML lines  ${r.description}\n`);
     }
-    const engine = await createEngine(REPO_ROOT, NAMESPACES_FILE);
+    const engine = await createEngine(join(REPO_ROOT, NAMESPACES_FILE), REPO_ROOT);
     problems.push(...checkExpectations(engine, reviews));
 
     if (http) {
       cluster = await startBenchCluster(REPO_ROOT, NAMESPACES_FILE, tmp);
-      const [gate, baseline] = await Promise.all([
+      const [gate, baseline, bare] = await Promise.all([
         startGateProcess({ layout, certs, caPem, kubeconfig: cluster.kubeconfig, logFile: gateLog, ...(profileDir ? { cpuProfDir: join(profileDir, 'gate') } : {}) }).then((g) => (servers.push(g), g)),
         startBaselineProcess({ layout, certs, caPem, ...(profileDir ? { cpuProfDir: join(profileDir, 'baseline') } : {}) }).then((b) => (servers.push(b), b)),
+        startBaselineProcess({ layout, certs, caPem, namespacesFile: join(REPO_ROOT, NAMESPACES_FILE), ...(profileDir ? { cpuProfDir: join(profileDir, 'policies') } : {}) }).then((b) => (servers.push(b), b)),
       ]);
       load = startLoadGenerator(REPO_ROOT);
-      print(`  gate pid ${gate.pid} (log: ${gateLog}), baseline pid ${baseline.pid}, load generator pid ${load.pid}\n`);
+      print(`  gate pid ${gate.pid} (log: ${gateLog}), baseline pid ${baseline.pid}, baseline+policies pid ${bare.pid}, load generator pid ${load.pid}\n`);
       idleRss = { gate: rssBytes(gate.pid), baseline: rssBytes(baseline.pid) };
       print(`  idle RSS after start: gate ${(idleRss.gate / 2 ** 20).toFixed(0)} MB, baseline ${(idleRss.baseline / 2 ** 20).toFixed(0)} MB\n`);
       for (const r of reviews) {
@@ -103,7 +104,7 @@ async function main(): Promise<number> {
       for (const phase of ['validate', 'mutate'] as const) {
         if (!settings.phases.has(phase)) continue;
         for (const r of reviews) {
-          rows.push(...(await repeated(settings.repeat, discarded, async () => [await measureRun(c, phase, baseline, phase, r), await measureRun(c, phase, gate, phase, r)])));
+          rows.push(...(await repeated(settings.repeat, discarded, async () => [await measureRun(c, phase, baseline, phase, r), await measureRun(c, phase, bare, phase, r), await measureRun(c, phase, gate, phase, r)])));
         }
       }
       if (settings.phases.has('rate')) {
@@ -114,6 +115,7 @@ async function main(): Promise<number> {
           rows.push(
             ...(await repeated(settings.repeat, discarded, async () => [
               await measureRun(c, 'rate', baseline, 'validate', r, rate),
+              await measureRun(c, 'rate', bare, 'validate', r, rate),
               await measureRun(c, 'rate', gate, 'validate', r, rate),
               await measureRun(c, 'rate', gate, 'mutate', r, rate),
             ])),
@@ -168,7 +170,7 @@ async function main(): Promise<number> {
 
   const profiles: string[] = [];
   if (profileDir) {
-    for (const server of ['gate', 'baseline']) {
+    for (const server of ['gate', 'baseline', 'policies']) {
       // The main thread's profile (thread id 0).
       const file = (await readdir(join(profileDir, server)).catch(() => [])).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
       if (!file) continue;

@@ -10,9 +10,12 @@ import type { CertPaths } from '../src/certs/index.js';
 import { waitReady } from './https-client.js';
 import type { ProductionLayout } from './prod-build.js';
 
+/** The servers compared: the gate, the bare baseline, and the baseline doing the gate's policy work. */
+export type ServerName = 'gate' | 'baseline' | 'baseline+policies';
+
 /** A running server process. */
 export interface ServerProcess {
-  name: 'gate' | 'baseline';
+  name: ServerName;
   pid: number;
   port: number;
   /** Last part of the child's stderr, for error reports. */
@@ -108,9 +111,14 @@ export async function startGateProcess(opts: GateProcessOptions): Promise<Server
   return { name: 'gate', pid: child.pid!, port, stderr: t.stderr, stop: t.stop };
 }
 
-/** Starts the baseline with the same certificate and environment and waits until it answers. */
-export async function startBaselineProcess(opts: { layout: ProductionLayout; certs: CertPaths; caPem: string; cpuProfDir?: string }): Promise<ServerProcess> {
-  const child = fork(opts.layout.baseline, [opts.certs.tlsCert, opts.certs.tlsKey], {
+/**
+ * Starts the baseline (or, with `namespacesFile`, the baseline+policies server) with the same
+ * certificate and environment, and waits until it answers.
+ */
+export async function startBaselineProcess(opts: { layout: ProductionLayout; certs: CertPaths; caPem: string; namespacesFile?: string; cpuProfDir?: string }): Promise<ServerProcess> {
+  const name: ServerName = opts.namespacesFile ? 'baseline+policies' : 'baseline';
+  const module = opts.namespacesFile ? opts.layout.policyServer : opts.layout.baseline;
+  const child = fork(module, [opts.certs.tlsCert, opts.certs.tlsKey, ...(opts.namespacesFile ? [opts.namespacesFile] : [])], {
     cwd: opts.layout.root,
     env: serverEnv(opts.layout),
     execArgv: opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [],
@@ -119,8 +127,8 @@ export async function startBaselineProcess(opts: { layout: ProductionLayout; cer
   const t = track(child);
   const port = await new Promise<number>((ok, fail) => {
     child.once('message', (m) => ok((m as { port: number }).port));
-    child.once('exit', () => fail(new Error(`baseline server exited before listening\n${t.stderr()}`)));
+    child.once('exit', () => fail(new Error(`${name} server exited before listening\n${t.stderr()}`)));
   });
   await waitReady(port, opts.caPem, '/readyz', t.alive, START_TIMEOUT_MS);
-  return { name: 'baseline', pid: child.pid!, port, stderr: t.stderr, stop: t.stop };
+  return { name, pid: child.pid!, port, stderr: t.stderr, stop: t.stop };
 }
