@@ -10,7 +10,8 @@
  * errors (exit 1 otherwise); never judges a timing. Other flags: --duration S, --warmup S,
  * --connections N, --repeat N (run each comparison N times, keep the one least disturbed by other
  * processes), --phases validate,mutate,rate,engine,check,rss, --reviews create,update,large,deny,
- * --cpu-prof (profile the gate; the profile and its summary go to bench/results/).
+ * --cpu-prof (profile every server; the profiles and their summaries go to bench/results/),
+ * --node-options "…" (NODE_OPTIONS of the servers instead of the install manifest's, for tuning experiments).
  */
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
     if (http && settings.cpuProf) await mkdir((profileDir = join(RESULTS_DIR, `${stamp}-profile`)), { recursive: true });
     // tsc and kubectl work at the same time; both are needed before anything is measured.
     const [layout, allReviews] = await Promise.all([buildProductionLayout(REPO_ROOT, join(tmp, 'app')), buildReviews()]);
+    if (settings.nodeOptions !== undefined) layout.env.NODE_OPTIONS = settings.nodeOptions;
     print(`  gate: compiled build in ${layout.root}, env ${JSON.stringify(layout.env)}\n`);
     const reviews = allReviews.filter((r) => settings.reviews.has(r.name));
     const bodyFiles = new Map<string, string>();

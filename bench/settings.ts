@@ -22,6 +22,8 @@ export interface Settings {
   /** Each comparison runs this many times; the least disturbed is shown. */
   repeat: number;
   phases: ReadonlySet<string>;
+  /** NODE_OPTIONS for every server instead of the install manifest's (tuning experiments). */
+  nodeOptions?: string;
   /** Which reviews to send (all by default); profiling one workload at a time needs the others out. */
   reviews: ReadonlySet<string>;
 }
@@ -39,6 +41,7 @@ export function parseSettings(argv: string[]): Settings {
       reviews: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       repeat: { type: 'string' },
+      'node-options': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -60,6 +63,7 @@ export function parseSettings(argv: string[]): Settings {
     cpuProf: values['cpu-prof'] === true,
     repeat: Math.max(1, Number(values.repeat ?? 1)),
     phases,
+    ...(values['node-options'] !== undefined ? { nodeOptions: values['node-options'] } : {}),
     reviews: new Set((values.reviews ?? REVIEW_NAMES.join(',')).split(',').map((r) => r.trim())),
   };
 }

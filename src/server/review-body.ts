@@ -4,7 +4,7 @@
  * failed call and applies the webhook's failurePolicy.
  */
 import type { IncomingMessage } from 'node:http';
-import { TracegateError } from '../errors.js';
+import { TracegateError, type ErrorCode } from '../errors.js';
 import { parseReview } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Deadlines } from './deadlines.js';
@@ -37,7 +37,6 @@ export function readBody(req: IncomingMessage, limit: number, deadline: number, 
     let settled = false;
     // Listeners stay attached once settled: they ignore what comes later, and removing four per review costs.
     const settle = (err: Error | undefined, body?: Buffer) => {
-      if (settled) return;
       settled = true;
       deadlines.cancel(timer);
       if (err) {
@@ -46,17 +45,23 @@ export function readBody(req: IncomingMessage, limit: number, deadline: number, 
         fail(err);
       } else ok(body!);
     };
-    const timer = deadlines.add(deadline, () => settle(new TracegateError('REVIEW_TIMEOUT', 'request body not received within the timeout')));
+    // Built only when it settles the read: 'close' fires after every answered review, and an error's stack costs.
+    const refuse = (code: ErrorCode, message: string) => {
+      if (!settled) settle(new TracegateError(code, message));
+    };
+    const timer = deadlines.add(deadline, () => refuse('REVIEW_TIMEOUT', 'request body not received within the timeout'));
     req.on('data', (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > limit) settle(new TracegateError('REVIEW_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`));
+      if (size > limit) refuse('REVIEW_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`);
       else chunks.push(chunk);
     });
-    req.on('end', () => settle(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.on('end', () => {
+      if (!settled) settle(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
     // A client that goes away is the client's problem, not an internal error of the gate.
-    req.on('error', (err: Error) => settle(new TracegateError('REVIEW_MALFORMED', `request body could not be read: ${err.message}`)));
-    req.on('close', () => settle(new TracegateError('REVIEW_MALFORMED', 'the client closed the connection before the body was complete')));
+    req.on('error', (err: Error) => refuse('REVIEW_MALFORMED', `request body could not be read: ${err.message}`));
+    req.on('close', () => refuse('REVIEW_MALFORMED', 'the client closed the connection before the body was complete'));
   });
 }
 
