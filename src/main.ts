@@ -1,16 +1,16 @@
-/** Composition root of the `tracegate` binary: wires process I/O into the CLI and exits with its code. */
+/**
+ * Composition root of the `tracegate` binary: wires process I/O into the CLI and exits with its code.
+ * Each heavy command's module is imported only when that command runs, so `serve` never loads what
+ * `record`, `history` and `rollback` need (@kubernetes/client-node costs the gate tens of MB of RSS).
+ */
 import { createCli } from './cli/main.js';
-import { runHistoryCommand } from './cli/history.js';
-import { runRecordCommand } from './cli/record.js';
-import { runRollbackCommand } from './cli/rollback.js';
-import { runServeCommand } from './cli/serve.js';
 import { readStream } from './cli/io.js';
 
 const run = createCli({
-  serve: (args, io) => runServeCommand(args, io),
-  record: (args, io) => runRecordCommand(args, io),
-  history: runHistoryCommand,
-  rollback: runRollbackCommand,
+  serve: async (args, io) => (await import('./cli/serve.js')).runServeCommand(args, io),
+  record: async (args, io) => (await import('./cli/record.js')).runRecordCommand(args, io),
+  history: async (args, io) => (await import('./cli/history.js')).runHistoryCommand(args, io),
+  rollback: async (args, io) => (await import('./cli/rollback.js')).runRollbackCommand(args, io),
 });
 const code = await run(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),

@@ -5,7 +5,6 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { tracegateKeys } from '../admission/annotations.js';
 import { createChangeIdSource } from '../admission/change-id.js';
@@ -14,6 +13,7 @@ import { createValidator } from '../admission/validate.js';
 import { certPaths, ensureDevCerts, serviceDnsNames } from '../certs/index.js';
 import { describePolicySet } from '../cli/policies.js';
 import type { GateConfig } from '../config.js';
+import { loadKubeConnection } from '../kube/connection.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { bundledPoliciesDir, policySchemaPath } from '../paths.js';
 import { createPolicyLoader, readPolicySchema } from '../policy/load.js';
@@ -85,15 +85,19 @@ export async function startGate(deps: GateDeps): Promise<RunningGate> {
     namespaces = await loadNamespaceFile(abs(config.namespacesFile!));
     log.info({ file: config.namespacesFile }, 'tenants from the namespaces file');
   } else if (source === 'cluster') {
-    const kc = new KubeConfig();
-    if (config.kubeconfig) kc.loadFromFile(abs(config.kubeconfig));
-    else kc.loadFromDefault();
-    informer = createNamespaceInformer({ kubeConfig: kc, log, onRestart: () => metrics.tenancyRestarts.inc() });
+    const connection = await loadKubeConnection({
+      ...(config.kubeconfig ? { kubeconfig: abs(config.kubeconfig) } : {}),
+      env: deps.env,
+      cwd: deps.cwd,
+      ...(deps.env.HOME ? { homeDir: deps.env.HOME } : {}),
+    });
+    log.info({ kube: connection.source }, 'namespace cache connecting');
+    informer = createNamespaceInformer({ connection, log, onRestart: () => metrics.tenancyRestarts.inc() });
     namespaces = informer;
-    // Not awaited: readiness reports the sync, and a slow apiserver must not keep /healthz down.
+    // Not awaited: readiness reports the sync, and a slow apiserver must not keep /healthz down. Failures are retried and logged inside.
     informer.start().then(
       () => log.info('namespace cache synced'),
-      (err: unknown) => log.error({ err: String((err as Error)?.message ?? err) }, 'namespace cache failed to start; retrying'),
+      (err: unknown) => log.info({ err: String((err as Error)?.message ?? err) }, 'namespace cache stopped before its first sync'),
     );
   }
   const tenantOf = createTenantResolver(

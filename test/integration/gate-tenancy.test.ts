@@ -1,6 +1,6 @@
 /**
- * Tenancy in a cluster: the gate keeps namespaces in a client-node informer (list + watch) against the
- * test API server, so no API call sits in the admission path. Readiness waits for the first sync; label
+ * Tenancy in a cluster: the gate keeps namespaces in its own list + watch cache (no client-node) against
+ * the test API server, so no API call sits in the admission path. Readiness waits for the first sync; label
  * changes and new namespaces reach decisions; a dropped watch restarts.
  */
 import assert from 'node:assert/strict';
