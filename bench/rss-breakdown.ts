@@ -17,8 +17,12 @@ export interface RssStep {
   heapUsedMB: number;
 }
 
-/** What is loaded, in order: node alone, the gate's direct dependencies, then the gate itself (server/gate.js). */
-const STEPS = ['express', 'pino', 'prom-client', 'ajv', 'yaml', 'node-forge', '@kubernetes/client-node'];
+/**
+ * What is loaded, in order: node alone, the gate's direct dependencies, then the gate itself
+ * (server/gate.js). Not @kubernetes/client-node: the gate loads it only for kubeconfig users with exec,
+ * auth-provider or proxy settings (src/kube/client-node-fallback.ts).
+ */
+const STEPS = ['express', 'pino', 'prom-client', 'ajv', 'yaml', 'node-forge'];
 
 /** Measures the steps in a child process started with the manifest's environment. */
 export async function measureRssBreakdown(layout: ProductionLayout): Promise<RssStep[]> {
