@@ -3,7 +3,7 @@
  * reinvocation; the hash part is the pod template's digest, so a template changed while the gate was
  * bypassed no longer matches the change id it carries — the recorder flags such changes unverified.
  */
-import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { hash, randomBytes, randomFillSync } from 'node:crypto';
 import { canonicalJson } from '../policy/digest.js';
 import type { PodTemplate } from '../k8s/types.js';
 import { RESTARTED_AT } from '../workload/template-diff.js';
@@ -24,7 +24,8 @@ export function templateHash(template: PodTemplate | undefined): string {
     const { creationTimestamp: _ignored, ...rest } = meta;
     t = { ...template, metadata: { ...rest, annotations: Object.keys(annotations).length ? annotations : undefined } };
   }
-  return createHash('sha256').update(canonicalJson(t)).digest('hex').slice(0, TEMPLATE_HASH_CHARS);
+  // One-shot hash: no Hash object per admitted change.
+  return hash('sha256', canonicalJson(t), 'hex').slice(0, TEMPLATE_HASH_CHARS);
 }
 
 /** Time-ordered id: base-36 milliseconds then 40 random bits, so ids sort by when the gate issued them. */

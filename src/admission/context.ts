@@ -70,14 +70,20 @@ function managedFields(obj: AdmissionRequest['object']): ManagedFieldsEntry[] {
 export function inferFieldManager(request: AdmissionRequest): string | undefined {
   const now = managedFields(request.object);
   if (!now.length) return undefined;
-  const before = new Map(managedFields(request.oldObject).map((e) => [entryKey(e), e]));
-  const changed = now.filter((e) => {
+  let before: Map<string, ManagedFieldsEntry> | undefined;
+  const changed = (e: ManagedFieldsEntry): boolean => {
+    before ??= new Map(managedFields(request.oldObject).map((o) => [entryKey(o), o]));
     const prev = before.get(entryKey(e));
     return !prev || prev.time !== e.time || !sameJsonText(prev.fieldsV1, e.fieldsV1);
-  });
-  const candidates = changed.length ? changed : request.operation === 'CREATE' ? now : [];
+  };
+  // One pass, newest wins (a later entry on a tie). Whether an entry changed is asked only of an entry
+  // that would be the newest so far: the writer's refreshed entry usually comes first, and the other
+  // managers' fieldsV1 trees, the bulk of an UPDATE's metadata, are then never compared.
   let best: ManagedFieldsEntry | undefined;
-  for (const e of candidates) if (!best || (e.time ?? '') >= (best.time ?? '')) best = e;
+  for (const e of now) if ((!best || (e.time ?? '') >= (best.time ?? '')) && changed(e)) best = e;
+  if (best || request.operation !== 'CREATE') return best?.manager;
+  // A CREATE whose entries all match an old object's (a CREATE has none, so only a hand-made request): the newest of all.
+  for (const e of now) if (!best || (e.time ?? '') >= (best.time ?? '')) best = e;
   return best?.manager;
 }
 

@@ -28,17 +28,19 @@ function describe(v: Violation): string {
 
 /** One message with every denying violation, numbered, for `admission webhook "…" denied the request: <message>`. */
 export function denialMessage(objectRef: string, violations: readonly Violation[]): string {
-  const denied = violations.filter((v) => v.action === 'deny');
-  const head = `${objectRef} violates ${denied.length} tracegate polic${denied.length === 1 ? 'y rule' : 'y rules'}:`;
-  return [head, ...denied.map((v, i) => `  ${i + 1}. ${describe(v)}`)].join('\n');
+  let count = 0;
+  let list = '';
+  for (const v of violations) if (v.action === 'deny') list += `\n  ${++count}. ${describe(v)}`;
+  return `${objectRef} violates ${count} tracegate polic${count === 1 ? 'y rule' : 'y rules'}:${list}`;
 }
 
 /** Warnings for `warn` violations (and break-glass), single-line and within the apiserver's budget. */
 export function warningsFor(result: EvaluationResult, extra: readonly string[] = []): string[] {
-  const texts = [
-    ...extra,
-    ...result.violations.filter((v) => v.action === 'warn').map((v) => `${v.message} [${v.policy}/${v.rule}] fix: ${v.fix}`),
-  ].map((t) => truncateRunes(singleLine(t), MAX_WARNING_RUNES));
+  const texts = [...extra];
+  for (const v of result.violations) if (v.action === 'warn') texts.push(`${v.message} [${v.policy}/${v.rule}] fix: ${v.fix}`);
+  // Most reviews warn about nothing.
+  if (!texts.length) return texts;
+  for (let i = 0; i < texts.length; i++) texts[i] = truncateRunes(singleLine(texts[i]!), MAX_WARNING_RUNES);
   const out: string[] = [];
   let total = 0;
   for (const [i, t] of texts.entries()) {
@@ -56,12 +58,37 @@ export function warningsFor(result: EvaluationResult, extra: readonly string[] =
 /** Keeps only audit keys the apiserver accepts (it would log and drop the rest). */
 export function auditAnnotations(entries: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(entries)) if (v !== undefined && v !== '' && AUDIT_KEY_RE.test(k)) out[k] = v;
+  for (const k of Object.keys(entries)) {
+    const v = entries[k];
+    if (v !== undefined && v !== '' && AUDIT_KEY_RE.test(k)) out[k] = v;
+  }
   return out;
+}
+
+/** `policy/rule` of each rule among the violations (those with `action`, when given), once each, in order of first appearance. */
+export function ruleIds(violations: readonly Violation[], action?: Violation['action']): string[] {
+  const ids: string[] = [];
+  let last: Violation | undefined;
+  for (const v of violations) {
+    if (action && v.action !== action) continue;
+    // One rule's violations come one after another: skip its repeats without writing their id.
+    if (last && last.policy === v.policy && last.rule === v.rule) continue;
+    last = v;
+    const id = `${v.policy}/${v.rule}`;
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
 }
 
 /** `rule@policy` list of violations with a given action, for the audit log. */
 export function ruleList(violations: readonly Violation[], action?: Violation['action']): string | undefined {
-  const ids = [...new Set(violations.filter((v) => !action || v.action === action).map((v) => `${v.policy}/${v.rule}`))];
+  const ids = ruleIds(violations, action);
   return ids.length ? ids.join(',') : undefined;
+}
+
+/** The messages of `audit` violations, for the audit log. */
+export function auditFindings(violations: readonly Violation[]): string | undefined {
+  let out: string | undefined;
+  for (const v of violations) if (v.action === 'audit') out = out === undefined ? v.message : `${out} | ${v.message}`;
+  return out || undefined;
 }

@@ -9,15 +9,16 @@ import { policyMatches } from '../policy/match.js';
 import { annotationSources, findFreshCommit, findProvenance } from '../policy/provenance-values.js';
 import { evaluate } from '../policy/evaluate.js';
 import { commitBaseline, formatUsedCommits, provenanceValues } from '../policy/rules/provenance.js';
-import type { PolicySet, ProvenanceKey } from '../policy/types.js';
+import type { KubeObject } from '../k8s/types.js';
+import type { CompiledPolicy, PolicySet, ProvenanceKey, RequestContext } from '../policy/types.js';
 import { isWorkloadKind, podTemplateOf } from '../workload/pod-template.js';
 import { describeTemplateChange, templateChanged } from '../workload/template-diff.js';
 import { CHANGE_CAUSE, type TracegateKeys } from './annotations.js';
-import { newChangeIdPart, parseChangeId, templateHash } from './change-id.js';
+import { createChangeIdSource, parseChangeId, templateHash } from './change-id.js';
 import { requestContext } from './context.js';
 import { policyRefs } from './decision.js';
 import { auditAnnotations } from './explain.js';
-import { encodePatch, ensureAnnotationsOps, type PatchOp } from './patch.js';
+import { createAnnotationPaths, encodePatch, ensureAnnotationsOps, type PatchOp } from './patch.js';
 import { tenantConflict } from './tenant-check.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 import { TENANT_RULE, baseDecision, type Handled } from './validate.js';
@@ -37,23 +38,38 @@ export interface MutatorDeps {
   newId?: () => string;
 }
 
-function provenanceKeys(set: PolicySet, request: AdmissionRequest, prefix: string, tenant: string | undefined) {
-  const defaults = (name: keyof typeof PROVENANCE_KEY_DEFAULTS): ProvenanceKey => {
+/** The provenance keys mutate stamps, and the policy they came from (none: the defaults). */
+interface StampKeys {
+  commit: ProvenanceKey;
+  approver: ProvenanceKey;
+  pipelineRun: ProvenanceKey;
+  breakGlass: string | undefined;
+  applied: readonly CompiledPolicy[];
+}
+
+/** The keys used when no policy with a provenance rule selects the object; built once per mutator. */
+function defaultStampKeys(prefix: string): StampKeys {
+  const key = (name: keyof typeof PROVENANCE_KEY_DEFAULTS): ProvenanceKey => {
     const d = PROVENANCE_KEY_DEFAULTS[name];
     return { annotation: `${prefix}${d.name}`, keys: [`${prefix}${d.name}`, ...d.aliases] };
   };
-  const found = { commit: defaults('commit'), approver: defaults('approver'), pipelineRun: defaults('pipelineRun') };
-  const ctx = requestContext(request, tenant);
-  for (const policy of set.policies) {
-    if (!request.object || !policyMatches(policy, ctx, request.object)) continue;
-    for (const rule of policy.rules) {
-      if (rule.check.type !== 'provenance') continue;
+  return { commit: key('commit'), approver: key('approver'), pipelineRun: key('pipelineRun'), breakGlass: undefined, applied: [] };
+}
+
+function provenanceKeys(set: PolicySet, ctx: RequestContext, object: KubeObject, defaults: StampKeys): StampKeys {
+  // Indexed loops: for…of over the frozen compiled arrays allocates an iterator result per element.
+  for (let p = 0; p < set.policies.length; p++) {
+    const policy = set.policies[p]!;
+    if (!policyMatches(policy, ctx, object)) continue;
+    for (let r = 0; r < policy.rules.length; r++) {
+      const check = policy.rules[r]!.check;
+      if (check.type !== 'provenance') continue;
       // The first matching provenance rule decides the aliases, as it does the verdict's wording.
-      const s = rule.check.spec;
+      const s = check.spec;
       return { commit: s.commit, approver: s.approver, pipelineRun: s.pipelineRun, breakGlass: s.breakGlass?.annotation, applied: [policy] };
     }
   }
-  return { ...found, breakGlass: undefined, applied: [] };
+  return defaults;
 }
 
 /**
@@ -61,10 +77,10 @@ function provenanceKeys(set: PolicySet, request: AdmissionRequest, prefix: strin
  * recorder) flags exactly the changes it let through. Judged by the engine itself, and only when the
  * annotation is present: a full evaluation is the rare path, not the hot one.
  */
-function breakGlassWaiver(set: PolicySet, request: AdmissionRequest, tenant: string | undefined, annotation: string | undefined): string | undefined {
+function breakGlassWaiver(set: PolicySet, request: AdmissionRequest, ctx: RequestContext, annotation: string | undefined): string | undefined {
   const value = annotation ? request.object?.metadata?.annotations?.[annotation] : undefined;
   if (typeof value !== 'string' || !value.trim()) return undefined;
-  return evaluate(set, requestContext(request, tenant), request.object, request.oldObject).breakGlass?.reason;
+  return evaluate(set, ctx, request.object, request.oldObject).breakGlass?.reason;
 }
 
 function truncate(text: string, max: number): string {
@@ -73,8 +89,11 @@ function truncate(text: string, max: number): string {
 
 /** Creates the mutate handler. */
 export function createMutator(deps: MutatorDeps) {
-  const newId = deps.newId ?? (() => newChangeIdPart());
+  // The pooled source the gate itself uses: one CSPRNG call per 819 ids instead of one per id.
+  const newId = deps.newId ?? createChangeIdSource();
   const k = deps.keys;
+  const defaults = defaultStampKeys(deps.prefix);
+  const annotationPath = createAnnotationPaths('/metadata');
 
   return function mutate(request: AdmissionRequest): Handled {
     const decision = baseDecision('mutate', request);
@@ -87,7 +106,8 @@ export function createMutator(deps: MutatorDeps) {
     const namespace = request.namespace ?? '';
     const tenant = deps.tenantOf(namespace);
     const ctx = requestContext(request, tenant);
-    Object.assign(decision, { ...(ctx.fieldManager ? { fieldManager: ctx.fieldManager } : {}), ...(tenant ? { tenant } : {}) });
+    if (ctx.fieldManager) decision.fieldManager = ctx.fieldManager;
+    if (tenant) decision.tenant = tenant;
 
     const conflict = tenantConflict({ key: k.tenant, tenant, namespace, object: obj, oldObject: request.oldObject });
     if (conflict) {
@@ -104,7 +124,8 @@ export function createMutator(deps: MutatorDeps) {
     const wanted: Record<string, string> = {};
     if (tenant) wanted[k.tenant] = tenant;
 
-    const keys = provenanceKeys(deps.policies(), request, deps.prefix, tenant);
+    const policies = deps.policies();
+    const keys = provenanceKeys(policies, ctx, obj, defaults);
     decision.policies = policyRefs(keys.applied);
     const now = annotationSources(obj, template?.metadata?.annotations);
     const before = old ? annotationSources(old, oldTemplate?.metadata?.annotations) : undefined;
@@ -129,16 +150,18 @@ export function createMutator(deps: MutatorDeps) {
       wanted[k.changedBy] = ctx.username;
       wanted[k.changeCommit] = fresh;
       wanted[k.usedCommits] = formatUsedCommits(provenanceValues(obj, template?.metadata?.annotations, keys.commit));
-      const waived = breakGlassWaiver(deps.policies(), request, tenant, keys.breakGlass);
+      const waived = breakGlassWaiver(policies, request, ctx, keys.breakGlass);
       if (waived) wanted[k.breakGlassChange] = `${id} ${waived}`;
       if (ctx.fieldManager) wanted[k.fieldManager] = ctx.fieldManager;
       const via = ctx.fieldManager ? ` via ${ctx.fieldManager}` : '';
-      const why = [fresh ? `commit ${fresh}` : '', fresh && approver ? `approved by ${approver.value}` : ''].filter(Boolean).join(', ');
+      const why = !fresh ? '' : approver ? `commit ${fresh}, approved by ${approver.value}` : `commit ${fresh}`;
       wanted[CHANGE_CAUSE] = truncate(`${ctx.username || 'unknown'}${via}: ${changes.join('; ') || 'pod template changed'}${why ? ` (${why})` : ''}`, MAX_CHANGE_CAUSE_CHARS);
-      Object.assign(decision, { templateChanged: true, changes, changeId });
+      decision.templateChanged = true;
+      decision.changes = changes;
+      decision.changeId = changeId;
     }
 
-    const ops: PatchOp[] = ensureAnnotationsOps('/metadata', obj.metadata?.annotations, wanted);
+    const ops: PatchOp[] = ensureAnnotationsOps('/metadata', obj.metadata?.annotations, wanted, annotationPath);
     const spec = obj.spec;
     if (KINDS_WITH_REVISION_HISTORY.has(kind) && spec && spec.revisionHistoryLimit === undefined) {
       ops.push({ op: 'add', path: '/spec/revisionHistoryLimit', value: DEFAULT_REVISION_HISTORY_LIMIT });

@@ -6,12 +6,12 @@
  */
 import { evaluate } from '../policy/evaluate.js';
 import { createParseMemo } from '../policy/rules/context.js';
-import type { PolicySet } from '../policy/types.js';
+import type { PolicySet, Violation } from '../policy/types.js';
 import { isWorkloadKind } from '../workload/pod-template.js';
 import type { TracegateKeys } from './annotations.js';
 import { requestContext } from './context.js';
 import { objectRef, policyRefs, type Decision } from './decision.js';
-import { auditAnnotations, denialMessage, ruleList, warningsFor } from './explain.js';
+import { auditAnnotations, auditFindings, denialMessage, ruleIds, ruleList, warningsFor } from './explain.js';
 import { tenantConflict } from './tenant-check.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
@@ -34,20 +34,24 @@ const DENY_CODE = 403;
 
 export function baseDecision(webhook: Decision['webhook'], request: AdmissionRequest): Decision {
   const obj = request.object ?? request.oldObject;
-  return {
-    webhook,
-    uid: request.uid,
-    kind: request.kind.kind,
-    namespace: request.namespace ?? '',
-    name: request.name ?? obj?.metadata?.name ?? obj?.metadata?.generateName ?? '',
-    operation: request.operation,
-    ...(request.subResource ? { subResource: request.subResource } : {}),
-    user: request.userInfo.username ?? '',
-    decision: 'skip',
-    rules: [],
-    policies: [],
-    dryRun: request.dryRun === true,
-  };
+  const uid = request.uid;
+  const kind = request.kind.kind;
+  const namespace = request.namespace ?? '';
+  const name = request.name ?? obj?.metadata?.name ?? obj?.metadata?.generateName ?? '';
+  const operation = request.operation;
+  const user = request.userInfo.username ?? '';
+  const dryRun = request.dryRun === true;
+  // Two literal shapes rather than a conditional spread: the same keys in the same order, without copies.
+  return request.subResource
+    ? { webhook, uid, kind, namespace, name, operation, subResource: request.subResource, user, decision: 'skip', rules: [], policies: [], dryRun }
+    : { webhook, uid, kind, namespace, name, operation, user, decision: 'skip', rules: [], policies: [], dryRun };
+}
+
+/** `policy/rule` of every violation, once each in order of first appearance, then the gate's own rule. */
+function violatedRules(violations: readonly Violation[], tenantConflict: boolean): string[] {
+  const ids = ruleIds(violations);
+  if (tenantConflict) ids.push(TENANT_RULE);
+  return ids;
 }
 
 /** Creates the validate handler. */
@@ -70,29 +74,29 @@ export function createValidator(deps: ValidatorDeps) {
     const denied = conflict !== undefined || result.verdict === 'deny';
     const verdict = denied ? 'deny' : result.verdict;
     const policies = policyRefs(result.applied);
-    Object.assign(decision, {
-      ...(ctx.fieldManager !== undefined ? { fieldManager: ctx.fieldManager } : {}),
-      ...(tenant !== undefined ? { tenant } : {}),
-      decision: verdict,
-      rules: [...new Set(result.violations.map((v) => `${v.policy}/${v.rule}`)), ...(conflict ? [TENANT_RULE] : [])],
-      policies,
-      templateChanged: result.templateChanged,
-      changes: result.changes,
-      ...(result.breakGlass ? { breakGlass: true } : {}),
-    });
+    // Assigned one by one in the order the decision line has always listed them.
+    if (ctx.fieldManager !== undefined) decision.fieldManager = ctx.fieldManager;
+    if (tenant !== undefined) decision.tenant = tenant;
+    decision.decision = verdict;
+    decision.rules = violatedRules(result.violations, conflict !== undefined);
+    decision.policies = policies;
+    decision.templateChanged = result.templateChanged;
+    decision.changes = result.changes;
+    if (result.breakGlass) decision.breakGlass = true;
 
     const breakGlassWarning = result.breakGlass
       ? [`break-glass by ${result.breakGlass.user}: ${result.breakGlass.reason} — provenance rules were waived and this change is flagged for review`]
       : [];
     const warnings = warningsFor(result, breakGlassWarning);
+    const deniedRules = ruleList(result.violations, 'deny');
     const audit = auditAnnotations({
       decision: verdict,
       tenant,
       policies: policies.join(','),
-      'denied-rules': [ruleList(result.violations, 'deny'), conflict ? TENANT_RULE : undefined].filter(Boolean).join(',') || undefined,
+      'denied-rules': conflict ? (deniedRules ? `${deniedRules},${TENANT_RULE}` : TENANT_RULE) : deniedRules,
       'warned-rules': ruleList(result.violations, 'warn'),
       'audit-rules': ruleList(result.violations, 'audit'),
-      'audit-findings': result.violations.filter((v) => v.action === 'audit').map((v) => v.message).join(' | ') || undefined,
+      'audit-findings': auditFindings(result.violations),
       'break-glass': result.breakGlass ? `${result.breakGlass.user}: ${result.breakGlass.reason}` : undefined,
       'field-manager': ctx.fieldManager,
     });

@@ -68,7 +68,9 @@ export function compileImagePatterns(entries: readonly string[]): Parsed<readonl
 
 /** The first pattern that matches `ref`, or undefined; returning it lets callers say which entry applied. */
 export function matchesAny(patterns: readonly ImagePattern[], ref: ImageRef): ImagePattern | undefined {
-  return patterns.find((p) => p.matches(ref));
+  // A loop, not find(): no closure per image judged.
+  for (let i = 0; i < patterns.length; i++) if (patterns[i]!.matches(ref)) return patterns[i];
+  return undefined;
 }
 
 function compilePrefix(entry: string): Parsed<ImagePattern> {

@@ -7,8 +7,32 @@ import { createHash } from 'node:crypto';
  */
 const PLAIN_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
-function quoteJson(text: string): string {
+/** JSON.stringify(text), without the call for the common text that needs no escaping. */
+export function quoteJson(text: string): string {
   return PLAIN_JSON_STRING.test(text) ? `"${text}"` : JSON.stringify(text);
+}
+
+/** Up to this many keys are sorted by insertion: a Kubernetes struct has a few dozen fields at most. */
+const INSERTION_SORT_MAX_KEYS = 32;
+
+/**
+ * An object's keys in sorted order (the order Array.prototype.sort gives them). Maps arrive sorted
+ * and need nothing; a struct's fields arrive in declaration order and are few, and an insertion sort
+ * in place puts them in order without the scratch arrays a sort() call allocates.
+ */
+function sortedKeys(obj: Record<string, unknown>): string[] {
+  const keys = Object.keys(obj);
+  let i = 1;
+  while (i < keys.length && keys[i - 1]! < keys[i]!) i++;
+  if (i >= keys.length) return keys;
+  if (keys.length > INSERTION_SORT_MAX_KEYS) return keys.sort();
+  for (; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > key; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
+  return keys;
 }
 
 /**
@@ -30,7 +54,7 @@ export function canonicalJson(value: unknown): string {
   }
   const obj = value as Record<string, unknown>;
   let out = '{';
-  for (const key of Object.keys(obj).sort()) {
+  for (const key of sortedKeys(obj)) {
     const v = obj[key];
     if (v === undefined) continue;
     out += `${out.length > 1 ? ',' : ''}${quoteJson(key)}:${canonicalJson(v)}`;

@@ -79,20 +79,28 @@ export function evaluate(set: PolicySet, ctx: RequestContext, object: KubeObject
   const { image, quantity } = memo ?? createParseMemo();
   const prefix = templatePathPrefix(object.kind);
   const input: CheckInput = { ctx, object, oldObject: old, template, oldTemplate, templatePrefix: prefix, templateChanged: changed, changes: result.changes, image, quantity };
-  const oldInput: CheckInput | undefined = old && ctx.operation === 'UPDATE'
-    ? { ...input, object: old, oldObject: undefined, template: oldTemplate, oldTemplate: undefined }
-    : undefined;
+  // The old object is judged only to grandfather what it already had, and only on UPDATE.
+  const grandfathering = old !== undefined && ctx.operation === 'UPDATE';
+  let oldInput: CheckInput | undefined;
 
-  for (const policy of set.policies) {
+  // Indexed loops: for…of over the frozen compiled arrays allocates an iterator result per element.
+  for (let p = 0; p < set.policies.length; p++) {
+    const policy = set.policies[p]!;
     if (!policyMatches(policy, ctx, object)) continue;
     result.applied.push({ name: policy.name, version: policy.version, digest: policy.digest });
-    for (const rule of policy.rules) {
+    for (let r = 0; r < policy.rules.length; r++) {
+      const rule = policy.rules[r]!;
+      const grandfathered = grandfathering && rule.onUpdate === 'changed' && rule.check.type !== 'provenance';
+      // An images rule reads only the containers' names and images, which an unchanged template shares
+      // with the old object: everything it could find there is grandfathered.
+      if (grandfathered && !changed && rule.check.type === 'images') continue;
       let found = runRule(policy, rule, input, result);
-      if (found.length && oldInput && rule.onUpdate === 'changed' && rule.check.type !== 'provenance') {
+      if (found.length && grandfathered) {
+        oldInput ??= { ...input, object: old, oldObject: undefined, template: oldTemplate, oldTemplate: undefined };
         const before = new Set(runRule(policy, rule, oldInput, result).map(problemKey));
         found = found.filter((v) => !before.has(problemKey(v)));
       }
-      result.violations.push(...found);
+      if (found.length) result.violations.push(...found);
     }
   }
   result.verdict = verdictOf(result.violations);

@@ -19,7 +19,9 @@ function read(sources: Sources, key: ProvenanceKey, i: number, k: string): strin
   const src = sources[i];
   if (!isRecord(src)) return undefined;
   const v = src[k];
-  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+  if (typeof v !== 'string') return undefined;
+  const trimmed = v.trim();
+  return trimmed !== '' ? trimmed : undefined;
 }
 
 /** Annotation maps to search, in order: the object's own, then its pod template's. */
@@ -45,7 +47,9 @@ export interface CommitBaseline {
 export function findFreshCommit(now: Sources, key: ProvenanceKey, old: Sources | undefined, baseline: CommitBaseline): { found?: FoundValue; fresh: boolean } {
   let first: FoundValue | undefined;
   for (let i = 0; i < now.length; i++) {
-    for (const k of key.keys) {
+    // Indexed: key.keys is usually a frozen rule field, and for…of over one allocates per element.
+    for (let j = 0; j < key.keys.length; j++) {
+      const k = key.keys[j]!;
       const v = read(now, key, i, k);
       if (v === undefined) continue;
       const setNow = !old || read(old, key, i, k) !== v;
@@ -60,7 +64,8 @@ export function findFreshCommit(now: Sources, key: ProvenanceKey, old: Sources |
 export function findProvenance(now: Sources, key: ProvenanceKey, old?: Sources): FoundValue | undefined {
   let first: FoundValue | undefined;
   for (let i = 0; i < now.length; i++) {
-    for (const k of key.keys) {
+    for (let j = 0; j < key.keys.length; j++) {
+      const k = key.keys[j]!;
       const v = read(now, key, i, k);
       if (v === undefined) continue;
       if (!old) return { key: k, value: v };

@@ -23,77 +23,126 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
     return true;
   }
   if (!isRecord(a) || !isRecord(b)) return false;
+  return recordEqual(a, b);
+}
+
+/**
+ * Maps equal under jsonEqual, leaving out the key `skip` (when given) on both sides. Two encodings of
+ * one object by the same client list the same keys in the same order: that case is decided in one
+ * pass over both key lists, the general one (any order, null fields) counts and looks keys up.
+ */
+function recordEqual(a: Record<string, unknown>, b: Record<string, unknown>, skip?: string): boolean {
+  const aKeys = Object.keys(a);
+  const bKeys = Object.keys(b);
+  if (aKeys.length === bKeys.length) {
+    let i = 0;
+    for (; i < aKeys.length; i++) {
+      const k = aKeys[i]!;
+      if (k !== bKeys[i]) break;
+      if (k === skip) continue;
+      const v = a[k];
+      const w = b[k];
+      // Both null or absent is the same field; one of them alone never is.
+      if (v === w || (v == null && w == null)) continue;
+      if (!jsonEqual(v, w)) return false;
+    }
+    if (i === aKeys.length) return true;
+  }
   // null and absent are the same field to the apiserver (omitempty), and clients send either.
   let unmatched = 0;
-  for (const k of Object.keys(b)) if (b[k] !== undefined && b[k] !== null) unmatched++;
-  for (const k of Object.keys(a)) {
+  for (const k of bKeys) if (k !== skip && b[k] !== undefined && b[k] !== null) unmatched++;
+  for (const k of aKeys) {
     const v = a[k];
-    if (v === undefined || v === null) continue;
+    if (k === skip || v === undefined || v === null) continue;
     if (--unmatched < 0 || !Object.hasOwn(b, k) || !jsonEqual(v, b[k])) return false;
   }
   return unmatched === 0;
 }
 
-/** Template annotations without restartedAt; an empty map is no map, as the apiserver stores it. */
-function annotationsWithoutRestartedAt(template: PodTemplate | undefined): Record<string, unknown> | undefined {
-  const annotations = template?.metadata?.annotations;
-  if (!isRecord(annotations)) return undefined;
-  const rest: Record<string, unknown> = { ...annotations };
-  delete rest[RESTARTED_AT];
-  return Object.keys(rest).length ? rest : undefined;
+/** True when a field is equal in two maps under jsonEqual's rules: both null or absent, or equal values. */
+function fieldEqual(a: unknown, b: unknown): boolean {
+  return (a == null && b == null) || jsonEqual(a, b);
+}
+
+/** A map with a key other than restartedAt: without one, the annotations count as no map at all. */
+function hasAnnotationBesidesRestartedAt(annotations: Record<string, unknown>): boolean {
+  for (const k of Object.keys(annotations)) if (k !== RESTARTED_AT) return true;
+  return false;
 }
 
 /**
- * What decides whether what runs changed: labels, annotations (except restartedAt) and spec. The rest of
- * the metadata is bookkeeping — for a Pod, whose own metadata is its template view, resourceVersion and
- * managedFields change on every write.
+ * Whether two templates' annotations are equal once restartedAt is left out, an empty map counting as
+ * no map (as the apiserver stores it). Compared in place: no copy of either map.
  */
-function comparable(template: PodTemplate | undefined): unknown {
-  if (!template) return undefined;
-  return { labels: template.metadata?.labels, annotations: annotationsWithoutRestartedAt(template), spec: template.spec };
+function annotationsEqual(oldT: PodTemplate | undefined, newT: PodTemplate | undefined): boolean {
+  const a = oldT?.metadata?.annotations;
+  const b = newT?.metadata?.annotations;
+  const x = isRecord(a) && hasAnnotationBesidesRestartedAt(a) ? a : undefined;
+  const y = isRecord(b) && hasAnnotationBesidesRestartedAt(b) ? b : undefined;
+  if (x === undefined || y === undefined) return x === y;
+  return recordEqual(x, y, RESTARTED_AT);
 }
 
-/** True when the templates differ in labels, annotations other than kubectl's restartedAt, or spec. */
+/**
+ * True when the templates differ in labels, annotations other than kubectl's restartedAt, or spec —
+ * what decides whether what runs changed. The rest of the metadata is bookkeeping: for a Pod, whose
+ * own metadata is its template view, resourceVersion and managedFields change on every write.
+ */
 export function templateChanged(oldT: PodTemplate | undefined, newT: PodTemplate | undefined): boolean {
-  return !jsonEqual(comparable(oldT), comparable(newT));
+  // Without a template on one side only, what runs changed.
+  if (!oldT || !newT) return !oldT !== !newT;
+  return !(fieldEqual(oldT.metadata?.labels, newT.metadata?.labels) && annotationsEqual(oldT, newT) && fieldEqual(oldT.spec, newT.spec));
 }
 
-function containersByName(t: PodTemplate | undefined, list: (typeof CONTAINER_LISTS)[number]): Map<string, Container> {
-  const out = new Map<string, Container>();
+/** Shared by every template without a given list (most have no init or ephemeral containers); never written. */
+const NO_CONTAINERS: ReadonlyMap<string, Container> = new Map();
+
+function containersByName(t: PodTemplate | undefined, list: (typeof CONTAINER_LISTS)[number]): ReadonlyMap<string, Container> {
   const items = t?.spec?.[list];
-  if (!Array.isArray(items)) return out;
-  items.forEach((c, i) => {
-    if (isRecord(c)) out.set(typeof c.name === 'string' ? c.name : `#${i}`, c);
-  });
-  return out;
-}
-
-function describeResources(name: string, oldC: Container, newC: Container): string[] {
-  const out: string[] = [];
-  for (const kind of ['requests', 'limits'] as const) {
-    const o = isRecord(oldC.resources?.[kind]) ? oldC.resources![kind]! : {};
-    const n = isRecord(newC.resources?.[kind]) ? newC.resources![kind]! : {};
-    for (const res of new Set([...Object.keys(o), ...Object.keys(n)])) {
-      const ov = o[res];
-      const nv = n[res];
-      if (String(ov) === String(nv)) continue;
-      out.push(`resources ${name}: ${kind}.${res} ${ov ?? '(none)'} → ${nv ?? '(none)'}`);
-    }
+  if (!Array.isArray(items)) return NO_CONTAINERS;
+  const out = new Map<string, Container>();
+  for (let i = 0; i < items.length; i++) {
+    const c: unknown = items[i];
+    if (isRecord(c)) out.set(typeof c.name === 'string' ? c.name : `#${i}`, c as Container);
   }
   return out;
 }
 
-function describeContainer(noun: string, name: string, oldC: Container, newC: Container): string[] {
+const RESOURCE_KINDS = ['requests', 'limits'] as const;
+
+/** The keys of either map, except those in `skip`, whose values differ, sorted. */
+function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>, skip: ReadonlySet<string>): string[] {
   const out: string[] = [];
+  for (const k of Object.keys(a)) if (!skip.has(k) && !jsonEqual(a[k], b[k])) out.push(k);
+  for (const k of Object.keys(b)) if (!skip.has(k) && !Object.hasOwn(a, k) && !jsonEqual(a[k], b[k])) out.push(k);
+  return out.sort();
+}
+
+/** Container fields describeContainer reports in words of their own; the rest are listed by name. */
+const DESCRIBED_CONTAINER_FIELDS: ReadonlySet<string> = new Set(['image', 'resources', 'env', 'envFrom', 'name']);
+const CONTAINER_LIST_FIELDS: ReadonlySet<string> = new Set(CONTAINER_LISTS);
+
+function describeQuantity(out: string[], name: string, kind: string, res: string, ov: unknown, nv: unknown): void {
+  if (String(ov) !== String(nv)) out.push(`resources ${name}: ${kind}.${res} ${ov ?? '(none)'} → ${nv ?? '(none)'}`);
+}
+
+function describeResources(out: string[], name: string, oldC: Container, newC: Container): void {
+  for (const kind of RESOURCE_KINDS) {
+    const o = isRecord(oldC.resources?.[kind]) ? oldC.resources![kind]! : {};
+    const n = isRecord(newC.resources?.[kind]) ? newC.resources![kind]! : {};
+    // The old list's names in its order, then names only the new list has.
+    for (const res of Object.keys(o)) describeQuantity(out, name, kind, res, o[res], n[res]);
+    for (const res of Object.keys(n)) if (!Object.hasOwn(o, res)) describeQuantity(out, name, kind, res, o[res], n[res]);
+  }
+}
+
+function describeContainer(out: string[], noun: string, name: string, oldC: Container, newC: Container): void {
   const label = noun === 'container' ? name : `${noun} ${name}`;
   if (oldC.image !== newC.image) out.push(`image ${label}: ${oldC.image ?? '(none)'} → ${newC.image ?? '(none)'}`);
-  if (!jsonEqual(oldC.resources, newC.resources)) out.push(...describeResources(label, oldC, newC));
+  if (!jsonEqual(oldC.resources, newC.resources)) describeResources(out, label, oldC, newC);
   if (!jsonEqual(oldC.env, newC.env) || !jsonEqual(oldC.envFrom, newC.envFrom)) out.push(`env ${label} changed`);
-  const rest = new Set([...Object.keys(oldC), ...Object.keys(newC)]);
-  for (const k of ['image', 'resources', 'env', 'envFrom', 'name']) rest.delete(k);
-  const other = [...rest].filter((k) => !jsonEqual(oldC[k], newC[k])).sort();
+  const other = changedKeys(oldC, newC, DESCRIBED_CONTAINER_FIELDS);
   if (other.length) out.push(`${label}: ${other.join(', ')} changed`);
-  return out;
 }
 
 /**
@@ -120,17 +169,13 @@ export function describeTemplateChange(oldT: PodTemplate | undefined, newT: PodT
     for (const [name, c] of after) {
       const prev = before.get(name);
       if (!prev) out.push(`${noun} ${name} added (${c.image ?? 'no image'})`);
-      else out.push(...describeContainer(noun, name, prev, c));
+      else describeContainer(out, noun, name, prev, c);
     }
     for (const name of before.keys()) if (!after.has(name)) out.push(`${noun} ${name} removed`);
   }
-  const oldSpec = oldT?.spec ?? {};
-  const newSpec = newT?.spec ?? {};
-  const specKeys = new Set([...Object.keys(oldSpec), ...Object.keys(newSpec)]);
-  for (const list of CONTAINER_LISTS) specKeys.delete(list);
-  const specChanged = [...specKeys].filter((k) => !jsonEqual(oldSpec[k], newSpec[k])).sort();
+  const specChanged = changedKeys(oldT?.spec ?? {}, newT?.spec ?? {}, CONTAINER_LIST_FIELDS);
   if (specChanged.length) out.push(`pod spec: ${specChanged.join(', ')} changed`);
   if (!jsonEqual(oldT?.metadata?.labels, newT?.metadata?.labels)) out.push('template labels changed');
-  if (!jsonEqual(annotationsWithoutRestartedAt(oldT), annotationsWithoutRestartedAt(newT))) out.push('template annotations changed');
+  if (!annotationsEqual(oldT, newT)) out.push('template annotations changed');
   return out;
 }

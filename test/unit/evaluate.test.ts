@@ -287,6 +287,16 @@ describe('onUpdate on real kubectl edits', () => {
     assert.deepEqual(result.applied.map((p) => p.name), ['image-hygiene', 'resources']);
   });
 
+  it('changed (default): an annotate of the Deployment leaves every grandfathered problem unreported; always reports them all', async () => {
+    const annotated = await k.annotate(legacy, { note: 'reviewed' });
+    const changed = evaluate(hygiene, ctx('UPDATE', { fieldManager: 'kubectl-annotate' }), annotated, legacy);
+    assert.equal(changed.templateChanged, false);
+    assert.deepEqual(changed.violations, []);
+    assert.deepEqual(changed.applied.map((p) => p.name), ['image-hygiene', 'resources']);
+    const kept = evaluate(always, ctx('UPDATE', { fieldManager: 'kubectl-annotate' }), annotated, legacy);
+    assert.deepEqual(paths(kept.violations), paths(evaluate(hygiene, ctx('CREATE'), legacy, null).violations));
+  });
+
   it('changed (default): a resources bump of another container does not resurrect the old :latest', async () => {
     const bumped = await k.setResources(legacy, { container: 'redis', requests: 'cpu=100m,memory=128Mi', limits: 'cpu=500m,memory=256Mi' });
     const result = evaluate(hygiene, ctx('UPDATE', { fieldManager: 'kubectl-set' }), bumped, legacy);

@@ -87,8 +87,8 @@ describe('provenance rule on real kubectl objects', () => {
       const v = onlyProvenanceViolation(result);
       assert.match(v.message, /\balice\b/);
       assert.match(v.message, /via kubectl-create/);
-      assert.match(v.message, /no commit annotation tracegate\.io\/commit/);
-      assert.match(v.message, /no approver annotation tracegate\.io\/approver/);
+      assert.match(v.message, /no commit annotation tracegate\.io\/commit \(or ci\/commit, commit\)/);
+      assert.match(v.message, /no approver annotation tracegate\.io\/approver \(or ci\/approver, approvedBy\)/);
       assert.match(v.fix, /tracegate\.io\/commit=<commit sha>/);
       assert.match(v.fix, /tracegate\.io\/approver=<approver other than alice>/);
       assert.equal(v.path, 'metadata.annotations');
@@ -464,6 +464,8 @@ describe('sameIdentity', () => {
     ['alice', 'oidc:alice'],
     ['alice@example.com', 'https://issuer.example.com#alice@example.com'],
     ['deployer', 'system:serviceaccount:ci:deployer'],
+    ['carol@example.com', 'oidc:Carol@other.example.com'],
+    [' alice ', 'https://issuer.example.com#alice'],
   ];
   for (const [approver, user] of same) it(`${approver} is ${user}`, () => assert.equal(sameIdentity(approver, user), true));
   const different: Array<[string, string]> = [
@@ -471,6 +473,8 @@ describe('sameIdentity', () => {
     ['alice-bot', 'alice'],
     ['', 'alice'],
     ['bob', ''],
+    ['@example.com', 'alice@example.com'],
+    ['oidc:', 'alice'],
   ];
   for (const [approver, user] of different) it(`${approver || '(empty)'} is not ${user || '(empty)'}`, () => assert.equal(sameIdentity(approver, user), false));
 });

@@ -38,14 +38,17 @@ export function containersOf(template: PodTemplate | undefined, lists: readonly 
   const out: ContainerSite[] = [];
   const spec = template?.spec;
   if (!isRecord(spec)) return out;
-  for (const list of lists) {
+  // Indexed: `lists` is usually a frozen rule field, and for…of over one allocates per element.
+  for (let l = 0; l < lists.length; l++) {
+    const list = lists[l]!;
     const items = spec[list];
     if (!Array.isArray(items)) continue;
-    items.forEach((container, index) => {
-      if (!isRecord(container)) return;
+    for (let index = 0; index < items.length; index++) {
+      const container: unknown = items[index];
+      if (!isRecord(container)) continue;
       const name = typeof container.name === 'string' && container.name ? container.name : `#${index}`;
-      out.push({ list, index, container, name, label: `${CONTAINER_NOUN[list]} ${name}`, path: `${prefix}spec.${list}[${index}]` });
-    });
+      out.push({ list, index, container: container as Container, name, label: `${CONTAINER_NOUN[list]} ${name}`, path: `${prefix}spec.${list}[${index}]` });
+    }
   }
   return out;
 }

@@ -14,8 +14,9 @@ export function provenanceValues(obj: KubeObject | undefined, templateAnnotation
   const out: string[] = [];
   for (const source of annotationSources(obj, templateAnnotations)) {
     if (!isRecord(source)) continue;
-    for (const k of key.keys) {
-      const v = source[k];
+    // Indexed: key.keys is usually a frozen rule field, and for…of over one allocates per element.
+    for (let i = 0; i < key.keys.length; i++) {
+      const v = source[key.keys[i]!];
       if (typeof v === 'string' && v.trim() !== '') out.push(v.trim());
     }
   }
@@ -38,28 +39,42 @@ export function commitBaseline(keys: { usedCommits: string; changeCommit: string
 
 /** The used-commits stamp is a comma-separated list; commits are hex or tags, which never contain commas. */
 export function parseUsedCommits(stamp: string): string[] {
-  return stamp.split(',').map((s) => s.trim()).filter(Boolean);
+  const used: string[] = [];
+  for (const part of stamp.split(',')) {
+    const commit = part.trim();
+    if (commit) used.push(commit);
+  }
+  return used;
 }
 
 export function formatUsedCommits(values: readonly string[]): string {
   return [...new Set(values)].join(',');
 }
 
+/** The part before the first `@` (the whole text without one). */
+function localPart(form: string): string {
+  const at = form.indexOf('@');
+  return at < 0 ? form : form.slice(0, at);
+}
+
+/** Adds a form once; an empty one (`@example.com` has an empty local part) names nobody. */
+function addForm(forms: string[], form: string): void {
+  if (form && !forms.includes(form)) forms.push(form);
+}
+
 /**
  * The forms one identity takes: as given, without an authenticator prefix (`oidc:alice`,
  * `https://issuer#alice`, `system:serviceaccount:ns:deployer`), and each without its email domain.
  */
-function identityForms(id: string): Set<string> {
+function identityForms(id: string): string[] {
+  const forms: string[] = [];
   const full = id.trim().toLowerCase();
-  const forms = new Set<string>();
   if (!full) return forms;
-  forms.add(full);
   const bare = full.slice(Math.max(full.lastIndexOf('#'), full.lastIndexOf(':')) + 1);
-  if (bare) forms.add(bare);
-  for (const f of [...forms]) {
-    const local = f.split('@')[0];
-    if (local) forms.add(local);
-  }
+  addForm(forms, full);
+  addForm(forms, bare);
+  addForm(forms, localPart(full));
+  addForm(forms, localPart(bare));
   return forms;
 }
 
@@ -70,7 +85,9 @@ function identityForms(id: string): Set<string> {
  */
 export function sameIdentity(approver: string, username: string): boolean {
   const u = identityForms(username);
-  return [...identityForms(approver)].some((f) => u.has(f));
+  const a = identityForms(approver);
+  for (let i = 0; i < a.length; i++) if (u.includes(a[i]!)) return true;
+  return false;
 }
 
 /** Why a change needs provenance, or undefined when it comes from a trusted deployer. */
@@ -84,9 +101,16 @@ export function provenanceReason(rule: CompiledProvenanceRule, ctx: RequestConte
 /** `kubectl set …` only edits the pod template, so its users need another way to send the annotations. */
 const SET_CANNOT_ANNOTATE = '; kubectl set cannot change annotations: run kubectl annotate with them first, or make the change with kubectl patch, apply or edit';
 
+/** The key and its first two aliases, as a message names them. */
 function keyList(key: ProvenanceKey): string {
-  const aliases = key.keys.filter((k) => k !== key.annotation);
-  return aliases.length ? `${key.annotation} (or ${aliases.slice(0, 2).join(', ')})` : key.annotation;
+  let first: string | undefined;
+  for (let i = 0; i < key.keys.length; i++) {
+    const alias = key.keys[i]!;
+    if (alias === key.annotation) continue;
+    if (first !== undefined) return `${key.annotation} (or ${first}, ${alias})`;
+    first = alias;
+  }
+  return first === undefined ? key.annotation : `${key.annotation} (or ${first})`;
 }
 
 export interface ProvenanceOutcome {
