@@ -31,6 +31,7 @@ export interface ProductionLayout {
 const BENCH_MODULES: readonly [string, string][] = [
   ['baseline-server.ts', 'baseline-server.mjs'],
   ['policy-server.ts', 'policy-server.mjs'],
+  ['bare-server.ts', 'bench-bare-server.mjs'],
   ['handlers.ts', 'bench-handlers.mjs'],
 ];
 
@@ -59,7 +60,9 @@ export async function buildProductionLayout(repoRoot: string, dir: string): Prom
   for (const [from, to] of BENCH_MODULES) {
     const source = await readFile(join(repoRoot, 'bench', from), 'utf8');
     const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-    await writeFile(join(dir, to), js.replaceAll("from '../src/", "from './dist/").replaceAll("from './handlers.js'", "from './bench-handlers.mjs'"));
+    let out = js.replaceAll("from '../src/", "from './dist/");
+    for (const [name, built] of BENCH_MODULES) out = out.replaceAll(`from './${name.replace(/\.ts$/, '.js')}'`, `from './${built}'`);
+    await writeFile(join(dir, to), out);
   }
   return { root: dir, bin: join(dir, 'bin', 'tracegate.js'), baseline: join(dir, 'baseline-server.mjs'), policyServer: join(dir, 'policy-server.mjs'), env: { NODE_ENV: 'production', ...(await manifestEnv(repoRoot)) } };
 }
