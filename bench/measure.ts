@@ -5,24 +5,35 @@ import type { LoadGenerator } from './load-client.js';
 import type { LoadJob } from './load-job.js';
 import { watchProcess } from './proc-stats.js';
 import { errorCount, type PhaseName, type RunRow } from './report.js';
-import type { BenchReview } from './reviews.js';
+import type { BenchReview, Webhook } from './reviews.js';
 import type { ServerProcess } from './servers.js';
 import type { Settings } from './settings.js';
 
 /** The apiserver appends its webhook timeout to every call. */
 const QUERY = '?timeout=10s';
 
+/** The request path of a webhook call, as the apiserver sends it. */
+export function webhookPath(webhook: Webhook): string {
+  return `/${webhook}${QUERY}`;
+}
+
+/** The file holding a review's body for one webhook (see RunContext.bodyFiles). */
+export function bodyKey(review: string, webhook: Webhook): string {
+  return `${review}/${webhook}`;
+}
+
 const print = (text: string) => process.stdout.write(text);
 
 /** Checks one answer of one server before any load: status, envelope, uid, decision. */
-export async function preflight(server: ServerProcess, caPem: string, webhook: 'validate' | 'mutate', review: BenchReview): Promise<string | undefined> {
-  const where = `${server.name} /${webhook} ${review.name}`;
+export async function preflight(server: ServerProcess, caPem: string, webhook: Webhook, review: BenchReview): Promise<string | undefined> {
+  const path = webhookPath(webhook);
+  const where = `${server.name} ${path} ${review.name}`;
   try {
-    const r = await exchange(server.port, caPem, { method: 'POST', path: `/${webhook}${QUERY}`, body: review.body });
+    const r = await exchange(server.port, caPem, { method: 'POST', path, body: review.bodies[webhook] });
     // The start of an error body names the problem; the rest would flood the report.
     if (r.status !== 200) return `${where}: HTTP ${r.status}: ${r.text.slice(0, 300)}`;
     const answer = JSON.parse(r.text) as { response?: { uid?: string; allowed?: boolean } };
-    const uid = (JSON.parse(review.body.toString('utf8')) as { request: { uid: string } }).request.uid;
+    const uid = (JSON.parse(review.bodies[webhook].toString('utf8')) as { request: { uid: string } }).request.uid;
     const expected = server.name === 'baseline' ? true : review.allowed[webhook];
     if (answer.response?.uid !== uid) return `${where}: response uid ${answer.response?.uid} is not the request's ${uid}`;
     if (answer.response?.allowed !== expected) return `${where}: allowed=${answer.response?.allowed}, expected ${expected}`;
@@ -37,16 +48,25 @@ export interface RunContext {
   settings: Settings;
   load: LoadGenerator;
   caPem: string;
+  /** Body files by {@link bodyKey}. */
   bodyFiles: ReadonlyMap<string, string>;
 }
 
+/** Options of one run beyond the phase's defaults. */
+export interface RunOptions {
+  /** Paced: requests per second asked for. */
+  rate?: number;
+}
+
 /** Warms up, then measures one server on one path with one review. */
-export async function measureRun(c: RunContext, phase: PhaseName, server: ServerProcess, webhook: 'validate' | 'mutate', review: BenchReview, rate?: number): Promise<RunRow> {
+export async function measureRun(c: RunContext, phase: PhaseName, server: ServerProcess, webhook: Webhook, review: BenchReview, opts: RunOptions = {}): Promise<RunRow> {
+  const { rate } = opts;
   const connections = rate ? c.settings.pacedConnections : c.settings.connections;
+  const warmupSeconds = c.settings.warmupSeconds;
   const job: LoadJob = {
     port: server.port,
-    path: `/${webhook}${QUERY}`,
-    bodyFile: c.bodyFiles.get(review.name)!,
+    path: webhookPath(webhook),
+    bodyFile: c.bodyFiles.get(bodyKey(review.name, webhook))!,
     caPem: c.caPem,
     connections,
     durationSeconds: c.settings.durationSeconds,
@@ -55,7 +75,7 @@ export async function measureRun(c: RunContext, phase: PhaseName, server: Server
     ...(c.settings.quick ? { amount: review.name === 'large' ? 20 : rate ? 40 : 200 } : {}),
     ...(c.settings.quick ? { expectAllowed: server.name === 'baseline' ? true : review.allowed[webhook] } : {}),
   };
-  if (c.settings.warmupSeconds > 0) await c.load.run({ ...job, durationSeconds: c.settings.warmupSeconds });
+  if (warmupSeconds > 0) await c.load.run({ ...job, durationSeconds: warmupSeconds });
   const watch = watchProcess(server.pid);
   const load = await c.load.run(job);
   const proc = watch.stop();
@@ -75,7 +95,7 @@ export async function measureRun(c: RunContext, phase: PhaseName, server: Server
     peakRssBytes: proc.peakRssBytes,
   };
   const l = load.latencyMs;
-  print(`  [${(performance.now() / 1000).toFixed(1)}s] ${phase.padEnd(8)} ${review.name.padEnd(6)} ${server.name.padEnd(17)} /${webhook.padEnd(8)} ${Math.round(load.requestsPerSecond).toString().padStart(6)} req/s  p99 ${l.p99.toFixed(2)} ms  errors ${errorCount(load)}${rate ? `  (asked ${rate}/s)` : ''}\n`);
+  print(`  [${(performance.now() / 1000).toFixed(1)}s] ${phase.padEnd(8)} ${review.name.padEnd(6)} ${server.name.padEnd(17)} ${job.path.replace(QUERY, '').padEnd(10)} ${Math.round(load.requestsPerSecond).toString().padStart(6)} req/s  p99 ${l.p99.toFixed(2)} ms  errors ${errorCount(load)}${rate ? `  (asked ${rate}/s)` : ''}\n`);
   return row;
 }
 

@@ -1,6 +1,6 @@
 /** The benchmark's rows, the gate/baseline ratios, the issue's targets, and their text tables. */
 import type { CheckCliResult } from './check-cli.js';
-import type { EngineRow } from './engine.js';
+import { macMicros, type EngineRow } from './engine.js';
 import type { LoadResult } from './load-job.js';
 import type { ReviewName } from './reviews.js';
 import type { ServerName } from './servers.js';
@@ -154,19 +154,43 @@ export function formatTargets(checks: readonly TargetCheck[]): string {
   return `Targets (issue #6)\n${lines.join('\n')}\n`;
 }
 
-/** The in-process engine table. */
-export function formatEngine(rows: readonly EngineRow[]): string {
-  const table = [['review', 'body KB', 'evaluate/s', 'validate/s', 'mutate/s', 'decode+validate/s', 'decode+mutate/s', 'decode+validate µs']];
+const pct = (part: number, whole: number | undefined) => (whole ? `${((part / whole) * 100).toFixed(1)}%` : '–');
+
+/**
+ * The in-process engine table, then the MAC work per review; `gateCpu` gives the gate's CPU µs per review
+ * of the same review and webhook from the load phases, when they ran.
+ */
+export function formatEngine(rows: readonly EngineRow[], gateCpu: (review: string, webhook: 'validate' | 'mutate') => number | undefined = () => undefined): string {
+  const table = [['review', 'body KB (mutate/validate)', 'evaluate/s', 'validate/s', 'mutate/s', 'decode+validate/s', 'decode+mutate/s', 'decode+validate µs']];
   for (const r of rows) {
-    table.push([r.review, (r.bodyBytes / 1024).toFixed(1), f0(r.evaluate.perSecond), f0(r.validate.perSecond), f0(r.mutate.perSecond), f0(r.decodeValidate.perSecond), f0(r.decodeMutate.perSecond), f2(r.decodeValidate.microseconds)]);
+    const kb = `${(r.bodyBytes.mutate / 1024).toFixed(1)}/${(r.bodyBytes.validate / 1024).toFixed(1)}`;
+    table.push([r.review, kb, f0(r.evaluate.perSecond), f0(r.validate.perSecond), f0(r.mutate.perSecond), f0(r.decodeValidate.perSecond), f0(r.decodeMutate.perSecond), f2(r.decodeValidate.microseconds)]);
   }
-  return `Engine in process (one core, no HTTP; decode = UTF-8 check + JSON.parse + envelope checks)\n${pad(table, 1)}\n`;
+  const mac = [['review', 'stampsVerify µs', 'signedChangeId µs', 'stampHash µs', 'webhook', 'HMACs (verify+sign)', 'MAC µs/review', 'of decode+handler', 'of gate CPU/review']];
+  for (const r of rows) {
+    const m = r.mac;
+    if (!m) continue;
+    for (const webhook of ['validate', 'mutate'] as const) {
+      const micros = macMicros(m, webhook);
+      const total = webhook === 'validate' ? r.decodeValidate.microseconds : r.decodeMutate.microseconds;
+      const first = webhook === 'validate';
+      mac.push([first ? r.review : '', first ? f2(m.verify.microseconds) : '', first ? f2(m.sign.microseconds) : '', first ? f2(m.hash.microseconds) : '', `/${webhook}`, `${m.calls[webhook].verify}+${m.calls[webhook].sign}`, f2(micros), pct(micros, total), pct(micros, gateCpu(r.review, webhook))]);
+    }
+  }
+  return `Engine in process (one core, no HTTP; decode = UTF-8 check + JSON.parse + envelope checks)\n${pad(table, 1)}\n\n` +
+    'MAC work per review (HMAC-SHA-256 with the benchmark\'s key; µs per call measured alone, keyring calls counted in each handler;\n' +
+    'stampHash is the template hash the MAC binds, shown for scale: the change id carried it before the MAC too)\n' +
+    `${pad(mac, 1)}\n`;
 }
 
 /** The check CLI line. */
 export function formatCheck(c: CheckCliResult): string {
   return `check CLI: ${f0(c.documents)} documents (${(c.inputBytes / 2 ** 20).toFixed(1)} MiB YAML) in ${c.wallSeconds.toFixed(2)} s = ${f0(c.docsPerSecond)} docs/s` +
-    ` (startup ${c.startupSeconds.toFixed(2)} s; ${f0(c.docsPerSecondAfterStartup)} docs/s after it), exit ${c.exitCode}\n`;
+    ` (startup ${c.startupSeconds.toFixed(2)} s; ${f0(c.docsPerSecondAfterStartup)} docs/s after it), CPU ${c.cpuSeconds.toFixed(2)} s, peak RSS ${f0(c.peakRssBytes / 2 ** 20)} MB` +
+    ` (startup alone ${f0(c.startupPeakRssBytes / 2 ** 20)} MB), exit ${c.exitCode}${c.runs > 1 ? `; fastest of ${c.runs} runs, highest RSS of them` : ''}\n` +
+    `  baseline (whole-text parse, bench/check-baseline.ts): ${c.baseline.wallSeconds.toFixed(2)} s = ${f0(c.baseline.docsPerSecond)} docs/s` +
+    ` (${f0(c.baseline.docsPerSecondAfterStartup)} docs/s after startup), CPU ${c.baseline.cpuSeconds.toFixed(2)} s, peak RSS ${f0(c.baseline.peakRssBytes / 2 ** 20)} MB,` +
+    ` exit ${c.baseline.exitCode}; report ${c.sameOutput ? 'identical' : 'DIFFERENT'}\n`;
 }
 
 /** The machine line. */

@@ -5,11 +5,21 @@
  * - `update`: a Helm-style UPDATE of a richer Deployment with oldObject, managedFields and status (~20 KB);
  * - `large`: the same kind of UPDATE on a Deployment with thousands of env vars, just under 1 MiB;
  * - `deny`: a CREATE the default policies refuse (latest and untagged images, no resources, no provenance).
+ * Each in the two forms the apiserver sends: to /mutate as the client wrote it, to /validate after the
+ * gate's own mutation (the real mutate handler with the benchmark's key, its JSONPatch applied as the
+ * apiserver applies it), so /validate finds exactly the stamps /mutate wrote. An UPDATE's oldObject
+ * carries stamps signed with the same key, as the gate left them on the last change.
  */
 import { stringify } from 'yaml';
+import type { AdmissionRequest } from '../src/admission/types.js';
+import type { Handled } from '../src/admission/validate.js';
 import type { KubeObject } from '../src/k8s/types.js';
+import type { MacKeyring } from '../src/provenance/mac.js';
+import { decodeReview } from '../src/server/review-body.js';
 import { reviewFor, storedObject } from '../test/support/gate-harness.js';
+import { applyPatchAsApiserver } from '../test/support/json-patch.js';
 import { createKubectlLocal, type KubectlLocal } from '../test/support/kubectl-local.js';
+import { stampAsGate } from '../test/support/stamps.js';
 import { ensureRealTools } from '../test/support/tools.js';
 import { fieldsV1Of } from './fields-v1.js';
 
@@ -18,12 +28,18 @@ export const REVIEW_NAMES = ['create', 'update', 'large', 'deny'] as const;
 /** One of {@link REVIEW_NAMES}. */
 export type ReviewName = (typeof REVIEW_NAMES)[number];
 
-/** One request body and what the gate must answer to it. */
+/** The two webhooks. */
+export type Webhook = 'validate' | 'mutate';
+
+/** One review's request bodies and what the gate must answer to them. */
 export interface BenchReview {
   name: ReviewName;
   description: string;
-  /** Compact JSON of the whole AdmissionReview. */
-  body: Buffer;
+  /**
+   * Compact JSON of the whole AdmissionReview per webhook: /mutate's object as the client sent it,
+   * /validate's after the gate's mutation (the same uid: one request, two admission stages).
+   */
+  bodies: Record<Webhook, Buffer>;
   /** Lines of `object` as YAML without managedFields, to compare with what people write. */
   objectYamlLines: number;
   /** Expected `response.allowed` from each webhook. */
@@ -45,6 +61,29 @@ const LARGE_CONTAINERS = 4;
 
 function compact(review: unknown): Buffer {
   return Buffer.from(JSON.stringify(review));
+}
+
+/** What the reviews are admitted and stamped with: the benchmark's own gate handlers and key. */
+export interface Admission {
+  mutate: (request: AdmissionRequest) => Handled;
+  keyring: MacKeyring;
+}
+
+/**
+ * The review as the apiserver sends it to each webhook: to /mutate as built, to /validate with the object
+ * the gate's JSONPatch makes of it (applied as kube-apiserver applies it, test/support/json-patch.ts).
+ */
+function asSent(name: string, review: ReturnType<typeof reviewFor>, admission: Admission): Record<Webhook, Buffer> {
+  const mutate = compact(review);
+  const { response } = admission.mutate(decodeReview(mutate));
+  if (!response.allowed) throw new Error(`${name}: /mutate refused the review: ${response.status?.message}`);
+  let object: unknown = review.request.object;
+  if (response.patch) {
+    const patched = applyPatchAsApiserver(object, response.patch);
+    if (!patched.ok) throw new Error(`${name}: the gate's patch does not apply: ${patched.error}`);
+    object = patched.value;
+  }
+  return { mutate, validate: compact({ ...review, request: { ...review.request, object } }) };
 }
 
 /** Lines of the object as a person writes it: YAML without the managedFields the apiserver adds. */
@@ -101,20 +140,20 @@ function enrich(base: KubeObject, envPerContainer: number): KubeObject {
   return obj;
 }
 
-/** The stored object as the gate last admitted it, with status and the managedFields of Helm and the controller. */
-function stored(chart: KubeObject): KubeObject {
+/**
+ * The stored object as the gate last admitted it (Helm's previous upgrade, stamped and MAC'd with the
+ * benchmark's key, bound to the object's uid), with status and the managedFields of Helm and the controller.
+ */
+function stored(chart: KubeObject, keyring: MacKeyring): KubeObject {
   const obj = storedObject(chart, { resourceVersion: '184467', generation: 6 });
   obj.metadata!.annotations = {
     ...obj.metadata!.annotations,
     'deployment.kubernetes.io/revision': '6',
     'tracegate.io/commit': OLD_COMMIT,
     'tracegate.io/approver': APPROVER,
-    'tracegate.io/tenant': NAMESPACE,
-    'tracegate.io/change-commit': OLD_COMMIT,
-    'tracegate.io/changed-by': CI_USER,
-    'tracegate.io/change-id': 'm8x2k1qz4f9a0c3e7b1d.5c1e9a7f3b2d8c4e',
     'kubernetes.io/change-cause': `${CI_USER} via helm: image web: registry.example.com/shop/web:1.4.1 → registry.example.com/shop/web:1.4.2 (commit ${OLD_COMMIT}, approved by ${APPROVER})`,
   };
+  stampAsGate(obj, { tenant: NAMESPACE, changedBy: CI_USER, fieldManager: 'helm', commit: OLD_COMMIT, approver: APPROVER }, { keyring });
   obj.status = {
     observedGeneration: 6,
     replicas: 3,
@@ -147,23 +186,24 @@ async function helmUpgrade(kubectl: KubectlLocal, old: KubeObject): Promise<Kube
   return next;
 }
 
-async function updateReview(kubectl: KubectlLocal, skeleton: KubeObject, envPerContainer: number) {
-  const old = stored(enrich(skeleton, envPerContainer));
+async function updateReview(kubectl: KubectlLocal, skeleton: KubeObject, envPerContainer: number, keyring: MacKeyring) {
+  const old = stored(enrich(skeleton, envPerContainer), keyring);
   const next = await helmUpgrade(kubectl, old);
   return { review: reviewFor(next, { oldObject: old, operation: 'UPDATE', username: CI_USER, groups: CI_GROUPS, fieldManager: 'helm' }), object: next };
 }
 
 /** Env vars per container that bring an update review to `target` bytes (size is linear in the count). */
-async function envCountFor(kubectl: KubectlLocal, skeleton: KubeObject, target: number): Promise<number> {
+async function envCountFor(kubectl: KubectlLocal, skeleton: KubeObject, target: number, keyring: MacKeyring): Promise<number> {
   const probe = 20;
-  const [a, b] = await Promise.all([updateReview(kubectl, skeleton, 0), updateReview(kubectl, skeleton, probe)]);
+  const [a, b] = await Promise.all([updateReview(kubectl, skeleton, 0, keyring), updateReview(kubectl, skeleton, probe, keyring)]);
   const base = compact(a.review).length;
   const perEnv = (compact(b.review).length - base) / probe;
   return Math.max(0, Math.floor((target - base) / perEnv));
 }
 
-/** Builds every review with the real kubectl (extracted once into .cache/tools). */
-export async function buildReviews(): Promise<BenchReview[]> {
+/** Builds every review with the real kubectl (extracted once into .cache/tools), admitted with `admission`. */
+export async function buildReviews(admission: Admission): Promise<BenchReview[]> {
+  const { keyring } = admission;
   const kubectl = createKubectlLocal(await ensureRealTools());
 
   // The CREATE a CI job sends with `kubectl create -f`: resources set, commit and approver annotated.
@@ -186,16 +226,16 @@ export async function buildReviews(): Promise<BenchReview[]> {
   const deny = reviewFor(debug, { operation: 'CREATE', username: 'alice@example.com', groups: ['developers'], fieldManager: 'kubectl-create' });
 
   const skeleton = await kubectl.createDeployment('web', { image: ['registry.example.com/shop/web:1.4.2', 'registry.example.com/shop/envoy:1.31.2'], namespace: NAMESPACE, replicas: 3, port: 8080 });
-  const update = await updateReview(kubectl, skeleton, await envCountFor(kubectl, skeleton, UPDATE_TARGET_BYTES));
+  const update = await updateReview(kubectl, skeleton, await envCountFor(kubectl, skeleton, UPDATE_TARGET_BYTES, keyring), keyring);
 
   const bigImages = ['registry.example.com/shop/web:1.4.2', 'registry.example.com/shop/envoy:1.31.2', 'registry.example.com/shop/fluent-bit:3.2.4', 'registry.example.com/shop/otel-agent:0.118.0'];
   const bigSkeleton = await kubectl.createDeployment('web', { image: bigImages.slice(0, LARGE_CONTAINERS), namespace: NAMESPACE, replicas: 3, port: 8080 });
-  const large = await updateReview(kubectl, bigSkeleton, await envCountFor(kubectl, bigSkeleton, LARGE_TARGET_BYTES));
+  const large = await updateReview(kubectl, bigSkeleton, await envCountFor(kubectl, bigSkeleton, LARGE_TARGET_BYTES, keyring), keyring);
 
   return [
-    { name: 'create', description: 'two-container Deployment CREATE (kubectl create -f), passes the policies', body: compact(create), objectYamlLines: yamlLines(create.request.object), allowed: { validate: true, mutate: true } },
-    { name: 'update', description: 'Helm UPDATE with oldObject, managedFields and status, passes the policies', body: compact(update.review), objectYamlLines: yamlLines(update.object), allowed: { validate: true, mutate: true } },
-    { name: 'large', description: `Helm UPDATE of a ${LARGE_CONTAINERS}-container Deployment with thousands of env vars, passes the policies`, body: compact(large.review), objectYamlLines: yamlLines(large.object), allowed: { validate: true, mutate: true } },
-    { name: 'deny', description: 'CREATE with :latest and untagged images, no resources, no provenance (validate denies; mutate annotates)', body: compact(deny), objectYamlLines: yamlLines(deny.request.object), allowed: { validate: false, mutate: true } },
+    { name: 'create', description: 'two-container Deployment CREATE (kubectl create -f), passes the policies', bodies: asSent('create', create, admission), objectYamlLines: yamlLines(create.request.object), allowed: { validate: true, mutate: true } },
+    { name: 'update', description: 'Helm UPDATE with oldObject, managedFields and status, passes the policies', bodies: asSent('update', update.review, admission), objectYamlLines: yamlLines(update.object), allowed: { validate: true, mutate: true } },
+    { name: 'large', description: `Helm UPDATE of a ${LARGE_CONTAINERS}-container Deployment with thousands of env vars, passes the policies`, bodies: asSent('large', large.review, admission), objectYamlLines: yamlLines(large.object), allowed: { validate: true, mutate: true } },
+    { name: 'deny', description: 'CREATE with :latest and untagged images, no resources, no provenance (validate denies; mutate annotates)', bodies: asSent('deny', deny, admission), objectYamlLines: yamlLines(deny.request.object), allowed: { validate: false, mutate: true } },
   ];
 }

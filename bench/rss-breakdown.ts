@@ -19,10 +19,10 @@ export interface RssStep {
 
 /**
  * What is loaded, in order: node alone, the gate's direct dependencies, then the gate itself
- * (server/gate.js). Not @kubernetes/client-node: the gate loads it only for kubeconfig users with exec,
- * auth-provider or proxy settings (src/kube/client-node-fallback.ts).
+ * (server/gate.js). Not @kubernetes/client-node: the gate imports it only when it runs against a cluster
+ * (namespace labels from the API; see connectCluster in src/server/gate.ts).
  */
-const STEPS = ['express', 'pino', 'prom-client', 'ajv', 'yaml', 'node-forge'];
+const STEPS = ['pino', 'prom-client', 'ajv', 'yaml', 'node-forge'];
 
 /** Measures the steps in a child process started with the manifest's environment. */
 export async function measureRssBreakdown(layout: ProductionLayout): Promise<RssStep[]> {

@@ -3,13 +3,15 @@
  * Starts, in one run, the gate (`tracegate serve`, bundled policies, production logging) and the
  * baseline server in child processes, drives both with autocannon from a third process over HTTPS with
  * keep-alive, and reports per phase (validate, mutate, paced at half the baseline's maximum) the
- * throughput, latency, errors, server CPU per review and peak RSS, with gate/baseline ratios. Then the
- * engine in process and `tracegate check` over 10,000 documents. JSON goes to bench/results/.
+ * throughput, latency, errors, server CPU per review and peak RSS, with gate/baseline ratios. Then
+ * the engine in process (with the MAC work per review) and `tracegate check` over 10,000 documents. JSON
+ * goes to bench/results/. Every server, the engine and the reviews' stamps share one provenance key,
+ * written into the run's temporary directory; /validate gets each review as the gate's /mutate left it.
  *
  * `npm run bench -- --quick`: a few seconds of everything, asserting only that it all completes without
  * errors (exit 1 otherwise); never judges a timing. Other flags: --duration S, --warmup S,
  * --connections N, --repeat N (run each comparison N times, keep the one least disturbed by other
- * processes), --phases validate,mutate,rate,engine,check,rss, --reviews create,update,large,deny,
+ * processes), --phases validate,mutate,rate,engine,check,rss,approval, --reviews create,update,large,deny,
  * --cpu-prof (profile every server; the profiles and their summaries go to bench/results/),
  * --node-options "…" (NODE_OPTIONS of the servers instead of the install manifest's, for tuning experiments).
  */
@@ -19,11 +21,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDevCerts, serviceDnsNames, type CertPaths } from '../src/certs/index.js';
 import type { KubeObject } from '../src/k8s/types.js';
+import { approvalBenchSettings, formatApproval, measureApproval, type ApprovalBenchResult } from './approval.js';
 import { benchCheckCli, type CheckCliResult } from './check-cli.js';
 import { startBenchCluster, type BenchCluster } from './cluster.js';
-import { checkExpectations, createEngine, measureEngine, type EngineRow } from './engine.js';
+import { checkExpectations, createEngine, measureEngine, writeBenchKeyDir, type EngineRow } from './engine.js';
 import { startLoadGenerator, type LoadGenerator } from './load-client.js';
-import { logCounts, measureRun, preflight, repeated, type RunContext } from './measure.js';
+import { bodyKey, logCounts, measureRun, preflight, repeated, type RunContext } from './measure.js';
 import { rssBytes } from './proc-stats.js';
 import { buildProductionLayout } from './prod-build.js';
 import { formatProfile, summarizeProfileFile } from './profile-summary.js';
@@ -62,33 +65,39 @@ async function main(): Promise<number> {
   let cluster: BenchCluster | undefined;
   let idleRss: { gate: number; baseline: number } | undefined;
   let rssSteps: RssStep[] = [];
+  let approval: ApprovalBenchResult | undefined;
   try {
     const certs: CertPaths = (await ensureDevCerts({ dir: join(tmp, 'certs'), dnsNames: [...serviceDnsNames('tracegate', 'tracegate'), 'localhost'], ipAddresses: ['127.0.0.1'] })).paths;
     const caPem = await readFile(certs.caCert, 'utf8');
-    const http = settings.phases.has('validate') || settings.phases.has('mutate') || settings.phases.has('rate');
+    const http = ['validate', 'mutate', 'rate'].some((p) => settings.phases.has(p));
     const gateLog = settings.quick ? join(tmp, 'gate.log') : '/dev/null';
     if (http && settings.cpuProf) await mkdir((profileDir = join(RESULTS_DIR, `${stamp}-profile`)), { recursive: true });
+    // One key for the gate, the baseline+policies server, the engine and the reviews' stamps (--provenance-keys).
+    const provenanceKeys = await writeBenchKeyDir(join(tmp, 'provenance'));
+    const engine = await createEngine(join(REPO_ROOT, NAMESPACES_FILE), REPO_ROOT, provenanceKeys);
     // tsc and kubectl work at the same time; both are needed before anything is measured.
-    const [layout, allReviews] = await Promise.all([buildProductionLayout(REPO_ROOT, join(tmp, 'app')), buildReviews()]);
+    const [layout, allReviews] = await Promise.all([buildProductionLayout(REPO_ROOT, join(tmp, 'app')), buildReviews(engine)]);
     if (settings.nodeOptions !== undefined) layout.env.NODE_OPTIONS = settings.nodeOptions;
     print(`  gate: compiled build in ${layout.root}, env ${JSON.stringify(layout.env)}\n`);
     const reviews = allReviews.filter((r) => settings.reviews.has(r.name));
     const bodyFiles = new Map<string, string>();
     for (const r of reviews) {
-      const file = join(tmp, `${r.name}.json`);
-      await writeFile(file, r.body);
-      bodyFiles.set(r.name, file);
-      print(`  review ${r.name.padEnd(6)} ${(r.body.length / 1024).toFixed(1).padStart(7)} KiB  object ${r.objectYamlLines} YAML lines  ${r.description}\n`);
+      for (const webhook of ['validate', 'mutate'] as const) {
+        const file = join(tmp, `${r.name}.${webhook}.json`);
+        await writeFile(file, r.bodies[webhook]);
+        bodyFiles.set(bodyKey(r.name, webhook), file);
+      }
+      const kib = (b: Buffer) => (b.length / 1024).toFixed(1).padStart(6);
+      print(`  review ${r.name.padEnd(6)} ${kib(r.bodies.mutate)} KiB to /mutate, ${kib(r.bodies.validate)} KiB to /validate  object ${r.objectYamlLines} YAML lines  ${r.description}\n`);
     }
-    const engine = await createEngine(join(REPO_ROOT, NAMESPACES_FILE), REPO_ROOT);
     problems.push(...checkExpectations(engine, reviews));
 
     if (http) {
       cluster = await startBenchCluster(REPO_ROOT, NAMESPACES_FILE, tmp);
       const [gate, baseline, bare] = await Promise.all([
-        startGateProcess({ layout, certs, caPem, kubeconfig: cluster.kubeconfig, logFile: gateLog, ...(profileDir ? { cpuProfDir: join(profileDir, 'gate') } : {}) }).then((g) => (servers.push(g), g)),
+        startGateProcess({ layout, certs, caPem, kubeconfig: cluster.kubeconfig, logFile: gateLog, provenanceKeys, ...(profileDir ? { cpuProfDir: join(profileDir, 'gate') } : {}) }).then((g) => (servers.push(g), g)),
         startBaselineProcess({ layout, certs, caPem, ...(profileDir ? { cpuProfDir: join(profileDir, 'baseline') } : {}) }).then((b) => (servers.push(b), b)),
-        startBaselineProcess({ layout, certs, caPem, namespacesFile: join(REPO_ROOT, NAMESPACES_FILE), ...(profileDir ? { cpuProfDir: join(profileDir, 'policies') } : {}) }).then((b) => (servers.push(b), b)),
+        startBaselineProcess({ layout, certs, caPem, policies: { namespacesFile: join(REPO_ROOT, NAMESPACES_FILE), provenanceKeys }, ...(profileDir ? { cpuProfDir: join(profileDir, 'policies') } : {}) }).then((b) => (servers.push(b), b)),
       ]);
       load = startLoadGenerator(REPO_ROOT);
       print(`  gate pid ${gate.pid} (log: ${gateLog}), baseline pid ${baseline.pid}, baseline+policies pid ${bare.pid}, load generator pid ${load.pid}\n`);
@@ -116,10 +125,10 @@ async function main(): Promise<number> {
           const rate = Math.max(1, Math.floor(max.load.requestsPerSecond / 2));
           rows.push(
             ...(await repeated(settings.repeat, discarded, async () => [
-              await measureRun(c, 'rate', baseline, 'validate', r, rate),
-              await measureRun(c, 'rate', bare, 'validate', r, rate),
-              await measureRun(c, 'rate', gate, 'validate', r, rate),
-              await measureRun(c, 'rate', gate, 'mutate', r, rate),
+              await measureRun(c, 'rate', baseline, 'validate', r, { rate }),
+              await measureRun(c, 'rate', bare, 'validate', r, { rate }),
+              await measureRun(c, 'rate', gate, 'validate', r, { rate }),
+              await measureRun(c, 'rate', gate, 'mutate', r, { rate }),
             ])),
           );
         }
@@ -140,12 +149,14 @@ async function main(): Promise<number> {
 
     if (settings.phases.has('engine')) engineRows = measureEngine(engine, reviews, settings.engineMs);
     if (settings.phases.has('rss')) rssSteps = await measureRssBreakdown(layout);
+    if (settings.phases.has('approval')) approval = await measureApproval(approvalBenchSettings(settings.quick)).catch((err: Error) => void problems.push(err.message));
     if (settings.phases.has('check')) {
       // The CREATE's object as a chart renders it: what CI pipelines feed `check`.
-      const manifest = JSON.parse(allReviews.find((r) => r.name === 'create')!.body.toString('utf8')).request.object as KubeObject;
+      const manifest = JSON.parse(allReviews.find((r) => r.name === 'create')!.bodies.mutate.toString('utf8')).request.object as KubeObject;
       delete manifest.metadata!.managedFields;
-      check = await benchCheckCli(layout.root, tmp, manifest, settings.checkDocuments);
+      check = await benchCheckCli(layout.root, tmp, manifest, settings.checkDocuments, settings.repeat);
       if (check.exitCode !== 0) problems.push(`check CLI exited ${check.exitCode}: ${check.stderr}`);
+      if (!check.sameOutput) problems.push('check CLI: the report differs from the whole-text parse baseline');
     }
   } finally {
     await load?.stop();
@@ -165,10 +176,12 @@ async function main(): Promise<number> {
     if (of.length) print(`${formatPhase(phaseTitles[phase], of)}\n`);
   }
   const targets = checkTargets(rows);
-  if (!settings.quick && rows.length) print(`${formatTargets(targets)}\n`);
-  if (engineRows.length) print(`${formatEngine(engineRows)}\n`);
+  if (!settings.quick && targets.length) print(`${formatTargets(targets)}\n`);
+  const gateCpu = (review: string, webhook: 'validate' | 'mutate') => rows.find((r) => r.phase === webhook && r.review === review && r.server === 'gate')?.cpuMicrosPerReview;
+  if (engineRows.length) print(`${formatEngine(engineRows, gateCpu)}\n`);
   if (check) print(formatCheck(check));
   if (rssSteps.length) print(`\n${formatRssBreakdown(rssSteps)}`);
+  if (approval) print(`\n${formatApproval(approval)}`);
 
   const profiles: string[] = [];
   if (profileDir) {
@@ -184,7 +197,7 @@ async function main(): Promise<number> {
 
   await mkdir(RESULTS_DIR, { recursive: true });
   const out = join(RESULTS_DIR, `${stamp}${settings.quick ? '-quick' : ''}.json`);
-  await writeFile(out, `${JSON.stringify({ machine: m, settings: { ...settings, phases: [...settings.phases] }, idleRss, rssBreakdown: rssSteps, rows, discarded, targets: settings.quick ? undefined : targets, engine: engineRows, check, profiles, problems }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ machine: m, settings: { ...settings, phases: [...settings.phases] }, idleRss, rssBreakdown: rssSteps, approval, rows, discarded, targets: settings.quick ? undefined : targets, engine: engineRows, check, profiles, problems }, null, 2)}\n`);
   print(`\nResults: ${out}\n`);
   if (problems.length) {
     print(`\n${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);

@@ -1,7 +1,8 @@
 /**
  * The two servers under test, each in a child process of its own: the gate exactly as the container
  * runs it (`node bin/tracegate.js serve` on the compiled build, tenancy from a namespace informer,
- * info-level JSON logs on stdout) and the baseline, both with the install manifest's environment.
+ * provenance keys from a mounted-Secret-like directory, info-level JSON logs on stdout) and the
+ * baselines, all with the install manifest's environment.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -78,6 +79,8 @@ export interface GateProcessOptions {
   kubeconfig: string;
   /** Where the gate's stdout (its log) goes: `/dev/null` or a file. */
   logFile: string;
+  /** `--provenance-keys`: the key directory the benchmark's reviews were stamped with. */
+  provenanceKeys: string;
   /** Write a V8 CPU profile of the gate into this directory when it exits. */
   cpuProfDir?: string;
 }
@@ -97,6 +100,7 @@ export async function startGateProcess(opts: GateProcessOptions): Promise<Server
     '--tls-ca', opts.certs.caCert,
     '--tenancy', 'cluster',
     '--kubeconfig', opts.kubeconfig,
+    '--provenance-keys', opts.provenanceKeys,
     '--log-level', 'info',
   ];
   const child = spawn(process.execPath, args, { cwd: opts.layout.root, env: serverEnv(opts.layout), stdio: ['ignore', log, 'pipe'] });
@@ -111,14 +115,20 @@ export async function startGateProcess(opts: GateProcessOptions): Promise<Server
   return { name: 'gate', pid: child.pid!, port, stderr: t.stderr, stop: t.stop };
 }
 
+/** What the baseline+policies server reads besides the certificate: tenants and provenance keys. */
+export interface PolicyServerInputs {
+  namespacesFile: string;
+  provenanceKeys: string;
+}
+
 /**
- * Starts the baseline (or, with `namespacesFile`, the baseline+policies server) with the same
- * certificate and environment, and waits until it answers.
+ * Starts the baseline (or, with `policies`, the baseline+policies server) with the same certificate and
+ * environment, and waits until it answers.
  */
-export async function startBaselineProcess(opts: { layout: ProductionLayout; certs: CertPaths; caPem: string; namespacesFile?: string; cpuProfDir?: string }): Promise<ServerProcess> {
-  const name: ServerName = opts.namespacesFile ? 'baseline+policies' : 'baseline';
-  const module = opts.namespacesFile ? opts.layout.policyServer : opts.layout.baseline;
-  const child = fork(module, [opts.certs.tlsCert, opts.certs.tlsKey, ...(opts.namespacesFile ? [opts.namespacesFile] : [])], {
+export async function startBaselineProcess(opts: { layout: ProductionLayout; certs: CertPaths; caPem: string; policies?: PolicyServerInputs; cpuProfDir?: string }): Promise<ServerProcess> {
+  const name: ServerName = opts.policies ? 'baseline+policies' : 'baseline';
+  const module = opts.policies ? opts.layout.policyServer : opts.layout.baseline;
+  const child = fork(module, [opts.certs.tlsCert, opts.certs.tlsKey, ...(opts.policies ? [opts.policies.namespacesFile, opts.policies.provenanceKeys] : [])], {
     cwd: opts.layout.root,
     env: serverEnv(opts.layout),
     execArgv: opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [],

@@ -19,6 +19,11 @@ export interface GateConfig {
   /** How often certificate files are checked for renewal (Secret volumes swap files by symlink; polling sees it). */
   certReloadIntervalMs: number;
   policies: string[];
+  /**
+   * Where policies come from: `files` (policies, or the bundled ones; read once at start), `cluster`
+   * (TracegatePolicy objects, watched and applied live) or `both` (the files always apply, the objects add to them).
+   */
+  policySource: 'files' | 'cluster' | 'both';
   annotationPrefix: string;
   tenantLabel: string;
   namespacePattern?: string;
@@ -30,12 +35,30 @@ export interface GateConfig {
   serviceName: string;
   serviceNamespace: string;
   bodyLimitBytes: number;
+  /**
+   * Bytes all in-flight request bodies may hold together; past it a review is answered 429 (Retry-After)
+   * without reading its body, so stalled uploads cannot exhaust the container's memory. Absent: a
+   * quarter of the cgroup memory limit (64 MiB without one), never less than bodyLimitBytes.
+   */
+  maxBufferedBodyBytes?: number;
+  /**
+   * After bodyRateGraceMs, every further second of a body must bring this many bytes or the review is
+   * answered 408 and its connection closed (a trickling upload would hold its reservation); 0 disables.
+   */
+  minBodyBytesPerSecond: number;
+  /** How long a body may take before the rate floor applies (covers a slow start: TCP ramp-up, a GC pause). */
+  bodyRateGraceMs: number;
   /** Upper bound on a review's processing when the apiserver's ?timeout= is absent or larger. */
   maxRequestTimeoutMs: number;
   /** After SIGTERM: keep serving while endpoints are withdrawn, then drain for at most shutdownGraceMs. */
   shutdownDelayMs: number;
   shutdownGraceMs: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /**
+   * Directory of the provenance MAC keys shared with the recorder (a mounted Secret: `<id>.key` files and
+   * `current`). Without it, outside a pod, a development key is kept in `<devCertDir>/provenance`.
+   */
+  provenanceKeyDir?: string;
 }
 
 /** An object and an old object of 3 MiB each (the apiserver's request cap) plus the review envelope. */
@@ -48,12 +71,17 @@ export const CONFIG_DEFAULTS: Readonly<GateConfig> = Object.freeze({
   tlsMinVersion: 'TLSv1.2',
   certReloadIntervalMs: 10_000,
   policies: [],
+  policySource: 'files',
   annotationPrefix: DEFAULT_ANNOTATION_PREFIX,
   tenantLabel: `${DEFAULT_ANNOTATION_PREFIX}tenant`,
   tenancy: 'auto',
   serviceName: 'tracegate',
   serviceNamespace: 'tracegate',
   bodyLimitBytes: DEFAULT_BODY_LIMIT,
+  // One TLS record a second: the apiserver writes a whole body at LAN speed, a client below this is stalling.
+  minBodyBytesPerSecond: 16 * 1024,
+  // Twice the initial TCP retransmission timeout (1 s): one lost segment never trips the floor.
+  bodyRateGraceMs: 2_000,
   // The apiserver's own default webhook timeout; its ?timeout= is usually shorter.
   maxRequestTimeoutMs: 10_000,
   shutdownDelayMs: 5_000,
@@ -75,6 +103,7 @@ const schema = {
     tlsMinVersion: { enum: ['TLSv1.2', 'TLSv1.3'] },
     certReloadIntervalMs: { type: 'integer', minimum: 100 },
     policies: { type: 'array', items: { type: 'string', minLength: 1 } },
+    policySource: { enum: ['files', 'cluster', 'both'] },
     annotationPrefix: { type: 'string', pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}/$' },
     tenantLabel: { type: 'string', minLength: 1, maxLength: 317 },
     namespacePattern: { type: 'string', minLength: 1 },
@@ -84,10 +113,14 @@ const schema = {
     serviceName: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
     serviceNamespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
     bodyLimitBytes: { type: 'integer', minimum: 1024 },
+    maxBufferedBodyBytes: { type: 'integer', minimum: 1024 },
+    minBodyBytesPerSecond: { type: 'integer', minimum: 0 },
+    bodyRateGraceMs: { type: 'integer', minimum: 0, maximum: 30_000 },
     maxRequestTimeoutMs: { type: 'integer', minimum: 100, maximum: 30_000 },
     shutdownDelayMs: { type: 'integer', minimum: 0 },
     shutdownGraceMs: { type: 'integer', minimum: 0 },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+    provenanceKeyDir: { type: 'string', minLength: 1 },
   },
 } as const;
 
@@ -102,6 +135,7 @@ export const ENV_KEYS: Readonly<Record<string, keyof GateConfig>> = {
   TRACEGATE_TLS_CA: 'tlsCaFile',
   TRACEGATE_CERT_DIR: 'devCertDir',
   TRACEGATE_POLICIES: 'policies',
+  TRACEGATE_POLICY_SOURCE: 'policySource',
   TRACEGATE_ANNOTATION_PREFIX: 'annotationPrefix',
   TRACEGATE_TENANT_LABEL: 'tenantLabel',
   TRACEGATE_NAMESPACE_PATTERN: 'namespacePattern',
@@ -110,9 +144,23 @@ export const ENV_KEYS: Readonly<Record<string, keyof GateConfig>> = {
   TRACEGATE_SERVICE_NAME: 'serviceName',
   TRACEGATE_SERVICE_NAMESPACE: 'serviceNamespace',
   TRACEGATE_LOG_LEVEL: 'logLevel',
+  TRACEGATE_PROVENANCE_KEYS: 'provenanceKeyDir',
+  TRACEGATE_MAX_BUFFERED_BODY_BYTES: 'maxBufferedBodyBytes',
+  TRACEGATE_MIN_BODY_BYTES_PER_SECOND: 'minBodyBytesPerSecond',
+  TRACEGATE_BODY_RATE_GRACE_MS: 'bodyRateGraceMs',
 };
 
-const NUMERIC: ReadonlySet<string> = new Set(['port', 'certReloadIntervalMs', 'bodyLimitBytes', 'maxRequestTimeoutMs', 'shutdownDelayMs', 'shutdownGraceMs']);
+const NUMERIC: ReadonlySet<string> = new Set([
+  'port',
+  'certReloadIntervalMs',
+  'bodyLimitBytes',
+  'maxBufferedBodyBytes',
+  'minBodyBytesPerSecond',
+  'bodyRateGraceMs',
+  'maxRequestTimeoutMs',
+  'shutdownDelayMs',
+  'shutdownGraceMs',
+]);
 
 function coerce(key: string, value: string): unknown {
   if (NUMERIC.has(key)) return /^\d+$/.test(value) ? Number(value) : value;
@@ -141,6 +189,12 @@ export function buildConfig(env: Readonly<Record<string, string | undefined>>, o
     } catch (err) {
       throw new TracegateError('CONFIG_INVALID', `invalid configuration: namespacePattern is not a regular expression: ${(err as Error).message}`);
     }
+  }
+  if (typeof merged.maxBufferedBodyBytes === 'number' && merged.maxBufferedBodyBytes < (merged.bodyLimitBytes as number)) {
+    throw new TracegateError('CONFIG_INVALID', `invalid configuration: maxBufferedBodyBytes (${merged.maxBufferedBodyBytes}) must be at least bodyLimitBytes (${merged.bodyLimitBytes}), or the largest review could never be read`);
+  }
+  if (merged.policySource === 'cluster' && (merged.policies as string[]).length > 0) {
+    throw new TracegateError('CONFIG_INVALID', 'invalid configuration: policy files are not read with policySource "cluster"; use "both" to apply them together with the cluster\'s TracegatePolicy objects');
   }
   if (merged.tenancy === 'file' && merged.namespacesFile === undefined) {
     throw new TracegateError('CONFIG_INVALID', 'invalid configuration: tenancy "file" needs a namespaces file (--namespaces-file)');

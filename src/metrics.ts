@@ -55,8 +55,52 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       registers: [registry],
     }),
     tenancyRestarts: new Counter({ name: 'tracegate_namespace_watch_restarts_total', help: 'Namespace informer restarts after errors.', registers: [registry] }),
+    policyLoadErrors: new Counter({
+      name: 'tracegate_policy_load_errors_total',
+      help: 'TracegatePolicy generations refused (schema, compile error, duplicate name), per policy; the last good generation stays in force.',
+      labelNames: ['policy'] as const,
+      registers: [registry],
+    }),
+    policySetLoaded: new Gauge({
+      name: 'tracegate_policy_set_loaded_timestamp_seconds',
+      help: 'When the policy set in force was loaded (Unix seconds), with its digest.',
+      labelNames: ['digest'] as const,
+      registers: [registry],
+    }),
+    policyWatchRestarts: new Counter({ name: 'tracegate_policy_watch_restarts_total', help: 'TracegatePolicy informer restarts after errors.', registers: [registry] }),
   };
   return m;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The recorder's background audit (src/audit), on the registry it is given (the recorder's): full
+ * passes, the results of the reports it keeps, and its report writes.
+ */
+export function createAuditMetrics(registry: Registry) {
+  return {
+    runs: new Counter({
+      name: 'tracegate_audit_runs_total',
+      help: 'Full audit passes by outcome (complete, unavailable: the PolicyReport CRDs are not installed, failed, abandoned: leadership lost).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    results: new Gauge({
+      name: 'tracegate_audit_results',
+      help: 'Audit results (workload × rule) in the PolicyReports, per result (pass, fail, warn, error, skip).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    workloads: new Gauge({ name: 'tracegate_audit_workloads', help: 'Workloads in the PolicyReports.', registers: [registry] }),
+    writes: new Counter({
+      name: 'tracegate_audit_report_writes_total',
+      help: 'PolicyReport writes by operation (created, replaced, deleted); reports found unchanged are not written.',
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
+    passSeconds: new Gauge({ name: 'tracegate_audit_last_pass_duration_seconds', help: 'Duration of the last complete full audit pass.', registers: [registry] }),
+  };
+}
+
+export type AuditMetrics = ReturnType<typeof createAuditMetrics>;

@@ -103,7 +103,10 @@ export async function ensureDevCerts(opts: {
 
 /** Reads the files a server needs (not the CA key). Throws CERT_INVALID naming the file that cannot be read. */
 export async function readCertSet(paths: CertPaths): Promise<{ caPem: string; certPem: string; keyPem: string }> {
-  const [caPem, certPem, keyPem] = await Promise.all([readRequired(paths.caCert), readRequired(paths.tlsCert), readRequired(paths.tlsKey)]);
+  // In order, not Promise.all: with several files missing the error must name the same (first) one every time.
+  const caPem = await readRequired(paths.caCert);
+  const certPem = await readRequired(paths.tlsCert);
+  const keyPem = await readRequired(paths.tlsKey);
   return { caPem, certPem, keyPem };
 }
 
@@ -121,7 +124,7 @@ async function makeDir(dir: string): Promise<void> {
 }
 
 /** Write to a temp file in the same directory, then rename: readers see the old file or the new one, never half. */
-async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
+export async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
   // Random suffix (4 bytes is plenty) so two writers never share a temp file.
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {

@@ -47,26 +47,28 @@ export function inspectCert(pem: string): Parsed<CertInfo> {
 }
 
 /**
- * Checks that `certPem` was signed by a CA in `caPem` (a bundle of several is fine, as during CA rotation),
- * that `keyPem` belongs to the certificate and that both certificates are valid at `now`.
+ * Checks that `keyPem` belongs to `certPem`, that the certificate is valid at `now` and — given `caPem` —
+ * that a CA in it (a bundle of several is fine, as during CA rotation) signed it and is valid too.
  * The error lists every failure, separated by "; ". Never throws.
  */
-export function verifyServingPair(opts: { caPem: string; certPem: string; keyPem: string; now?: Date }): Parsed<CertInfo> {
+export function verifyServingPair(opts: { caPem?: string; certPem: string; keyPem: string; now?: Date }): Parsed<CertInfo> {
   const now = opts.now ?? new Date();
   const cert = parseX509(opts.certPem);
   if (!cert.ok) return { ok: false, error: `serving certificate: ${cert.error}` };
-  const cas = parseBundle(opts.caPem);
-  if (!cas.ok) return { ok: false, error: `CA bundle: ${cas.error}` };
-
   const problems: string[] = [];
-  const issuer = cas.value.find((ca) => cert.value.checkIssued(ca) && cert.value.verify(ca.publicKey));
-  if (issuer === undefined) {
-    const subjects = cas.value.map((ca) => oneLine(ca.subject)).join(' | ');
-    problems.push(`certificate (issuer ${oneLine(cert.value.issuer)}) was not signed by the CA (${subjects}): clients trusting this caBundle would reject it as "unknown authority"`);
-  } else {
-    if (!issuer.ca) problems.push(`issuing certificate ${oneLine(issuer.subject)} is not a CA`);
-    const caWindow = validityProblem('CA certificate', describe(issuer), now);
-    if (caWindow !== undefined) problems.push(caWindow);
+  // Without a CA bundle (development certificates, no --tls-ca) only the pair itself is checked.
+  if (opts.caPem !== undefined) {
+    const cas = parseBundle(opts.caPem);
+    if (!cas.ok) return { ok: false, error: `CA bundle: ${cas.error}` };
+    const issuer = cas.value.find((ca) => cert.value.checkIssued(ca) && cert.value.verify(ca.publicKey));
+    if (issuer === undefined) {
+      const subjects = cas.value.map((ca) => oneLine(ca.subject)).join(' | ');
+      problems.push(`certificate (issuer ${oneLine(cert.value.issuer)}) was not signed by the CA (${subjects}): clients trusting this caBundle would reject it as "unknown authority"`);
+    } else {
+      if (!issuer.ca) problems.push(`issuing certificate ${oneLine(issuer.subject)} is not a CA`);
+      const caWindow = validityProblem('CA certificate', describe(issuer), now);
+      if (caWindow !== undefined) problems.push(caWindow);
+    }
   }
   const keyProblem = privateKeyProblem(cert.value, opts.keyPem);
   if (keyProblem !== undefined) problems.push(keyProblem);

@@ -15,6 +15,7 @@ export function formatJson(report: CheckReport): string {
       policy: v.policy,
       action: v.action,
       container: v.container ?? null,
+      ...(v.volume !== undefined ? { volume: v.volume } : {}),
       path: v.path,
       message: v.message,
       fix: v.fix,

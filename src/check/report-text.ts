@@ -20,6 +20,7 @@ export function formatText(report: CheckReport): string {
     `${s.resources} resource${s.resources === 1 ? '' : 's'} checked: ${s.denied} denied, ${s.warned} with warnings, ${s.allowed} allowed` +
       (s.skipped ? ` (${s.skipped} non-workload document${s.skipped === 1 ? '' : 's'} skipped)` : ''),
   );
+  if (s.skippedRules.length) lines.push(`left to admission: ${s.skippedRules.join(', ')} (judged when the change is applied; --provenance judges them here)`);
   lines.push(`policies: ${s.policies.map((p) => `${p.name}@${p.version} ${p.digest.slice(0, 19)}`).join(', ') || 'none'}`);
   return `${lines.join('\n')}\n`;
 }

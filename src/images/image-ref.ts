@@ -1,7 +1,8 @@
 /**
  * Container image references, parsed the way the container runtime will read them: docker's
  * distribution/reference grammar (`ParseNormalizedNamed`), so a policy decision is made about the image the
- * kubelet actually pulls. Digests follow the OCI image-spec grammar, which is wider than docker's.
+ * kubelet actually pulls. Digests follow the OCI image-spec grammar, which is wider than docker's; whether
+ * an algorithm is one a runtime can verify is a separate question ({@link REGISTERED_DIGEST_ALGORITHMS}).
  */
 import type { Parsed } from '../errors.js';
 
@@ -61,6 +62,19 @@ const FIXED_HEX_DIGESTS: ReadonlyMap<string, number> = new Map([
   ['sha384', 96],
   ['sha512', 128],
 ]);
+
+/**
+ * The digest algorithms the OCI image-spec registers (descriptor.md, "Registered algorithms"): `sha256`
+ * (64 hex) and `sha512` (128 hex). The grammar admits any algorithm name, but distribution/reference's
+ * `Parse` (which container runtimes use) hands the digest to go-digest's `digest.Parse`, which refuses an
+ * algorithm it does not implement (ErrDigestUnsupported): such a reference pins nothing and cannot be pulled.
+ */
+export const REGISTERED_DIGEST_ALGORITHMS: readonly string[] = ['sha256', 'sha512'];
+
+/** The repository in the docker CLI's short form, without tag or digest: `nginx`, `team/app`, `ghcr.io/x/y`. */
+export function familiarRepositoryName(ref: ImageRef): string {
+  return familiarRepository(ref.registry, ref.path);
+}
 
 /**
  * Parses an image reference as docker's `ParseNormalizedNamed` does, with OCI digest grammar.

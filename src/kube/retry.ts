@@ -3,6 +3,7 @@
  * jitter, honouring a numeric Retry-After; anything else fails at once. Used by the recorder's writes
  * and by `tracegate rollback`.
  */
+import { causes, statusOf } from './api-error.js';
 
 export interface RetryOptions {
   /** Attempts in total, the first included. */
@@ -16,29 +17,6 @@ export interface RetryOptions {
 
 /** Defaults: 6 attempts spread over about half a minute, within what an operator waits for a rollback. */
 export const DEFAULT_RETRY: RetryOptions = { attempts: 6, baseDelayMs: 250, maxDelayMs: 8_000 };
-
-// Errors are wrapped (the Secret driver's KUBE_API errors keep the ApiException as `cause`): look a few levels down.
-const MAX_CAUSE_DEPTH = 5;
-
-/** The error and its causes, outermost first. */
-function causes(err: unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let e = err; e !== undefined && e !== null && out.length < MAX_CAUSE_DEPTH; e = (e as { cause?: unknown }).cause) out.push(e);
-  return out;
-}
-
-/**
- * The HTTP status of a client-node ApiException (or anything with a numeric `code`/`statusCode`),
- * also when it is the `cause` of a wrapping error.
- */
-export function statusOf(err: unknown): number | undefined {
-  for (const e of causes(err)) {
-    const x = e as { code?: unknown; statusCode?: unknown };
-    if (typeof x.code === 'number') return x.code;
-    if (typeof x.statusCode === 'number') return x.statusCode;
-  }
-  return undefined;
-}
 
 /** Seconds from a Retry-After header (numeric form only, as client-go honours), on the error or its causes. */
 export function retryAfterMs(err: unknown): number | undefined {

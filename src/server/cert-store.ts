@@ -4,10 +4,10 @@
  * (parses, key matches, currently valid) before `setSecureContext` swaps it in for new connections;
  * in-flight requests keep their connection. A bad pair keeps the last good one and is logged loudly.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:https';
 import type { Logger } from 'pino';
+import { inspectCert, verifyServingPair } from '../certs/index.js';
 import type { Metrics } from '../metrics.js';
 
 export interface CertPair {
@@ -21,19 +21,9 @@ export interface CertPair {
  * configurations trust, a certificate it did not sign is refused: serving it would fail every call.
  */
 export function checkPair(cert: string, key: string, now = new Date(), caPem?: string): CertPair {
-  const x509 = new X509Certificate(cert);
-  if (!x509.checkPrivateKey(createPrivateKey(key))) throw new Error('the private key does not belong to the certificate');
-  if (caPem) {
-    const cas = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    const signed = cas.some((pem) => {
-      const ca = new X509Certificate(pem);
-      return x509.checkIssued(ca) && x509.verify(ca.publicKey);
-    });
-    if (!signed) throw new Error('the certificate is not signed by the CA bundle the webhooks trust');
-  }
-  const notAfter = new Date(x509.validTo);
-  if (notAfter.getTime() <= now.getTime()) throw new Error(`the certificate expired at ${notAfter.toISOString()}`);
-  return { cert, key, notAfter };
+  const checked = verifyServingPair({ certPem: cert, keyPem: key, now, ...(caPem ? { caPem } : {}) });
+  if (!checked.ok) throw new Error(checked.error);
+  return { cert, key, notAfter: checked.value.notAfter };
 }
 
 export interface CertStoreDeps {
@@ -63,7 +53,8 @@ export function createCertStore(deps: CertStoreDeps) {
   async function recordCaExpiry(): Promise<void> {
     if (!deps.caFile) return;
     const ca = await readFile(deps.caFile, 'utf8').catch(() => undefined);
-    if (ca) deps.metrics.certExpiry.set({ certificate: 'ca' }, new Date(new X509Certificate(ca).validTo).getTime() / 1000);
+    const info = ca ? inspectCert(ca) : undefined;
+    if (info?.ok) deps.metrics.certExpiry.set({ certificate: 'ca' }, info.value.notAfter.getTime() / 1000);
   }
 
   /** Reads the initial pair; a bad pair at start is a startup error naming the files. */

@@ -11,9 +11,15 @@ const LOG_MODULE = fileURLToPath(new URL('../../src/log.ts', import.meta.url));
 /** A hang guard, not a speed check. */
 const HANG_GUARD_MS = 20_000;
 
-/** Runs `body` in a child node with a logger from createLogger() on stdout; resolves with its stdout lines as they arrive. */
-function child(body: string, onLine?: (line: string, kill: () => void) => void): Promise<string[]> {
-  const script = `import { createLogger } from ${JSON.stringify(LOG_MODULE)};\nconst log = createLogger({ level: 'info' });\n${body}`;
+/** Makes `log` from createLogger() on stdout. */
+const ONE_LOGGER = `const log = createLogger({ level: 'info' });`;
+
+/**
+ * Runs `body` in a child node with `log` made by `setup` (createLogger() on stdout by default); resolves
+ * with its stdout lines as they arrive.
+ */
+function child(body: string, onLine?: (line: string, kill: () => void) => void, setup = ONE_LOGGER): Promise<string[]> {
+  const script = `import { createLogger, createLoggers, createDecisionWriter } from ${JSON.stringify(LOG_MODULE)};\n${setup}\n${body}`;
   const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   let rest = '';
@@ -45,6 +51,18 @@ describe('the default log destination', () => {
     const lines = await child(`for (let i = 0; i < 5000; i++) log.info({ i }, 'line');`);
     assert.equal(lines.length, 5000);
     assert.deepEqual(lines.map((l) => (JSON.parse(l) as { i: number }).i), [...Array(5000).keys()]);
+  });
+
+  it('keeps the gate\'s two loggers (createLoggers) in order on one stdout, losing no line on exit', async () => {
+    const setup = `const { log, decisions } = createLoggers({ level: 'info' });\nconst write = createDecisionWriter(log, decisions);`;
+    const decision = `{ webhook: 'validate', uid: 'u' + i, kind: 'Deployment', namespace: 'shop', name: 'web', operation: 'CREATE', user: 'ci', decision: 'allow', rules: [], policies: [], dryRun: false }`;
+    const lines = await child(`for (let i = 0; i < 3000; i++) { log.info({ i }, 'line'); write(${decision}, 0.1); }\nprocess.exit(0);`, undefined, setup);
+    assert.equal(lines.length, 6000);
+    const order = lines.map((l) => JSON.parse(l) as { msg: string; i?: number; uid?: string });
+    for (let i = 0; i < 3000; i++) {
+      assert.deepEqual([order[2 * i]!.msg, order[2 * i]!.i], ['line', i]);
+      assert.deepEqual([order[2 * i + 1]!.msg, order[2 * i + 1]!.uid], ['admission decision', `u${i}`]);
+    }
   });
 
   it('loses no line when the process exits through process.exit', async () => {
