@@ -12,6 +12,10 @@ export function tracegateKeys(prefix: string) {
     changedBy: `${prefix}changed-by`,
     changeId: `${prefix}change-id`,
     changeCommit: `${prefix}${CHANGE_COMMIT_NAME}`,
+    /** The approver the current template was admitted with ('' when none); the approver key itself is input. */
+    changeApprover: `${prefix}change-approver`,
+    /** The pipeline run the current template was admitted with ('' when none). */
+    changePipelineRun: `${prefix}change-pipeline-run`,
     usedCommits: `${prefix}${USED_COMMITS_NAME}`,
     breakGlassChange: `${prefix}${BREAK_GLASS_CHANGE_NAME}`,
     fieldManager: `${prefix}field-manager`,
@@ -19,6 +23,11 @@ export function tracegateKeys(prefix: string) {
     approver: `${prefix}approver`,
     pipelineRun: `${prefix}pipeline-run`,
     breakGlass: `${prefix}break-glass`,
+    /**
+     * Who used break-glass past the gate during an outage: a ValidatingAdmissionPolicy (run by the
+     * apiserver itself, so it works while the gate is down) admits it only from that very user.
+     */
+    breakGlassBy: `${prefix}break-glass-by`,
   } as const;
 }
 

@@ -1,5 +1,5 @@
 /** From an AdmissionRequest to the engine's RequestContext: who, with which tool, in which tenant. Pure. */
-import type { ManagedFieldsEntry } from '../k8s/types.js';
+import { isRecord, type ManagedFieldsEntry } from '../k8s/types.js';
 import type { RequestContext } from '../policy/types.js';
 import type { AdmissionRequest } from './types.js';
 
@@ -27,39 +27,58 @@ function jsonKind(v: unknown): 'primitive' | 'array' | 'object' | undefined {
   return proto === Object.prototype || proto === null ? 'object' : undefined;
 }
 
-/** true or false when plainly decidable, undefined when only JSON.stringify can tell. */
+/** Stands in a comparison stack for a key-name mismatch already judged: its verdict waits in the other stack. */
+const VERDICT = Symbol('verdict');
+
+/**
+ * true or false when plainly decidable, undefined when only JSON.stringify can tell. Depth-first with an
+ * explicit stack (no input depth can overflow the call stack), in the order a recursive walk would take,
+ * so the first pair that is not plainly equal decides, exactly as it did.
+ */
 function compareJson(a: unknown, b: unknown): boolean | undefined {
-  const kind = jsonKind(a);
-  const other = jsonKind(b);
-  if (kind === undefined || other === undefined) return undefined;
-  // A primitive, `[…]` and `{…}` never write the same text.
-  if (kind !== other) return false;
-  if (kind === 'primitive') return a === b;
-  if (kind === 'array') {
-    const x = a as unknown[];
-    const y = b as unknown[];
-    if (x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) {
-      const same = compareJson(x[i], y[i]);
-      if (same !== true) return same;
+  const left: unknown[] = [a];
+  const right: unknown[] = [b];
+  while (left.length > 0) {
+    const x = left.pop();
+    const y = right.pop();
+    if (x === VERDICT) return y as boolean | undefined;
+    const kind = jsonKind(x);
+    const other = jsonKind(y);
+    if (kind === undefined || other === undefined) return undefined;
+    // A primitive, `[…]` and `{…}` never write the same text.
+    if (kind !== other) return false;
+    if (kind === 'primitive') {
+      if (x !== y) return false;
+      continue;
     }
-    return true;
-  }
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  const xk = Object.keys(x);
-  const yk = Object.keys(y);
-  if (xk.length !== yk.length) return undefined;
-  for (let i = 0; i < xk.length; i++) {
-    const same = xk[i] === yk[i] ? compareJson(x[xk[i]!], y[yk[i]!]) : jsonKind(x[xk[i]!]) && jsonKind(y[yk[i]!]) ? false : undefined;
-    if (same !== true) return same;
+    if (kind === 'array') {
+      const xa = x as unknown[];
+      const ya = y as unknown[];
+      if (xa.length !== ya.length) return false;
+      // Pushed last to first, so the first element is compared first.
+      for (let i = xa.length - 1; i >= 0; i--) left.push(xa[i]), right.push(ya[i]);
+      continue;
+    }
+    const xo = x as Record<string, unknown>;
+    const yo = y as Record<string, unknown>;
+    const xk = Object.keys(xo);
+    const yk = Object.keys(yo);
+    if (xk.length !== yk.length) return undefined;
+    for (let i = xk.length - 1; i >= 0; i--) {
+      const xv = xo[xk[i]!];
+      const yv = yo[yk[i]!];
+      if (xk[i] === yk[i]) left.push(xv), right.push(yv);
+      else left.push(VERDICT), right.push(jsonKind(xv) && jsonKind(yv) ? false : undefined);
+    }
   }
   return true;
 }
 
 function managedFields(obj: AdmissionRequest['object']): ManagedFieldsEntry[] {
   const mf = obj?.metadata?.managedFields;
-  return Array.isArray(mf) ? mf : [];
+  // parseReview admits only arrays of objects; the filter keeps this function safe on its own.
+  if (!Array.isArray(mf)) return [];
+  return mf.every(isRecord) ? (mf as ManagedFieldsEntry[]) : mf.filter((e): e is ManagedFieldsEntry => isRecord(e));
 }
 
 /**

@@ -16,6 +16,8 @@ export interface Decision {
   rules: string[];
   /** `name@version=sha256:…` of every policy that selected the object. */
   policies: string[];
+  /** `sha256:…` of the whole policy set the decision was made with (sets change live with TracegatePolicy objects). */
+  policySet?: string;
   dryRun: boolean;
   templateChanged?: boolean;
   changes?: string[];

@@ -4,7 +4,6 @@
  * missing map fails the whole request with a 500). Pure.
  */
 import { isRecord } from '../k8s/types.js';
-import { quoteJson } from '../policy/digest.js';
 
 export interface PatchOp {
   op: 'add' | 'replace' | 'remove' | 'test';
@@ -23,36 +22,16 @@ function isEmptyMap(map: Record<string, unknown>): boolean {
   return true;
 }
 
-/** Distinct keys a path memo holds before it starts over: one gate writes a dozen or so annotation keys. */
-const PATH_MEMO_MAX_ENTRIES = 256;
-
-/**
- * The JSON pointer of each annotation key under `base`, remembered: the gate writes the same few keys
- * (its own, the policies' provenance keys) on every review, so each is escaped once, not per review.
- */
-export function createAnnotationPaths(base: string): (key: string) => string {
-  const paths = new Map<string, string>();
-  return (key) => {
-    let path = paths.get(key);
-    if (path === undefined) {
-      if (paths.size >= PATH_MEMO_MAX_ENTRIES) paths.clear();
-      paths.set(key, (path = `${base}/annotations/${escapePointer(key)}`));
-    }
-    return path;
-  };
-}
-
 /**
  * Ops that make `base + /annotations` contain `wanted`, without touching other keys and with no op at
- * all for keys that already hold the wanted value (idempotent under reinvocation). `pathOf` gives each
- * key's pointer; a caller on the hot path passes one from {@link createAnnotationPaths}.
+ * all for keys that already hold the wanted value (idempotent under reinvocation).
  */
 export function ensureAnnotationsOps(
   base: string,
   current: unknown,
   wanted: Readonly<Record<string, string>>,
-  pathOf: (key: string) => string = (key) => `${base}/annotations/${escapePointer(key)}`,
 ): PatchOp[] {
+  const pathOf = (key: string) => `${base}/annotations/${escapePointer(key)}`;
   const existing = isRecord(current) ? current : {};
   const keys = Object.keys(wanted);
   if (isEmptyMap(existing)) {
@@ -68,19 +47,7 @@ export function ensureAnnotationsOps(
   return ops;
 }
 
-/** One op's JSON, as JSON.stringify writes an op built here: `op`, `path` and `value` in that order. */
-function opJson(op: PatchOp): string {
-  const head = `{"op":${quoteJson(op.op)},"path":${quoteJson(op.path)}`;
-  if (op.value === undefined) return `${head}}`;
-  return `${head},"value":${typeof op.value === 'string' ? quoteJson(op.value) : JSON.stringify(op.value)}}`;
-}
-
-/**
- * The `patch` field of an AdmissionResponse: base64 of the JSON array, encoded once. The JSON is
- * written op by op: JSON.stringify's generic walk over the small op objects cost more than the text.
- */
+/** The `patch` field of an AdmissionResponse: base64 of the JSON array. */
 export function encodePatch(ops: readonly PatchOp[]): string {
-  let json = '[';
-  for (let i = 0; i < ops.length; i++) json += `${i > 0 ? ',' : ''}${opJson(ops[i]!)}`;
-  return Buffer.from(`${json}]`).toString('base64');
+  return Buffer.from(JSON.stringify(ops)).toString('base64');
 }

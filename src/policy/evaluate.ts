@@ -6,11 +6,12 @@ import { isRecord, type KubeObject } from '../k8s/types.js';
 import { changeViewOf, isWorkloadKind, podTemplateOf, templatePathPrefix } from '../workload/pod-template.js';
 import { describeTemplateChange, templateChanged } from '../workload/template-diff.js';
 import { policyMatches } from './match.js';
-import { createParseMemo, violationFactory, type CheckInput, type ParseMemo } from './rules/context.js';
+import { createParseMemo, sameImageSources, violationFactory, type CheckInput, type ParseMemo } from './rules/context.js';
 import { checkImages } from './rules/images.js';
 import { checkMetadata } from './rules/metadata.js';
 import { checkProvenance } from './rules/provenance.js';
 import { checkResources } from './rules/resources.js';
+import { checkRevisionHistory } from './rules/revision-history.js';
 import type { CompiledPolicy, CompiledRule, EvaluationResult, PolicySet, RequestContext, Verdict, Violation } from './types.js';
 
 function runRule(policy: CompiledPolicy, rule: CompiledRule, input: CheckInput, result: EvaluationResult): Violation[] {
@@ -28,6 +29,8 @@ function runRule(policy: CompiledPolicy, rule: CompiledRule, input: CheckInput, 
       if (outcome.breakGlass) result.breakGlass = outcome.breakGlass;
       return outcome.violations;
     }
+    case 'revisionHistory':
+      return checkRevisionHistory(c.spec, input, make);
   }
 }
 
@@ -39,11 +42,12 @@ function runRule(policy: CompiledPolicy, rule: CompiledRule, input: CheckInput, 
 const POD_SPEC_SUBRESOURCES: ReadonlySet<string> = new Set(['ephemeralcontainers', 'resize']);
 
 /**
- * Identifies "the same problem" across the old and new object: containers by list and name, not index,
- * so inserting a container does not resurrect another container's grandfathered violation.
+ * Identifies "the same problem" across the old and new object: containers and volumes by list and name,
+ * not index, so inserting one does not resurrect another's grandfathered violation.
  */
 function problemKey(v: Violation): string {
-  const where = v.container === undefined ? v.path : v.path.replace(/(containers|initContainers|ephemeralContainers)\[\d+\]/, `$1[name=${v.container}]`);
+  const name = v.container ?? v.volume;
+  const where = name === undefined ? v.path : v.path.replace(/(containers|initContainers|ephemeralContainers|volumes)\[\d+\]/, `$1[name=${name}]`);
   return `${v.rule}\u0000${where}\u0000${v.message}`;
 }
 
@@ -82,18 +86,19 @@ export function evaluate(set: PolicySet, ctx: RequestContext, object: KubeObject
   // The old object is judged only to grandfather what it already had, and only on UPDATE.
   const grandfathering = old !== undefined && ctx.operation === 'UPDATE';
   let oldInput: CheckInput | undefined;
+  /** Whether old and new run the same images, worked out once and only when an images rule asks. */
+  let sameImages: boolean | undefined;
 
-  // Indexed loops: for…of over the frozen compiled arrays allocates an iterator result per element.
-  for (let p = 0; p < set.policies.length; p++) {
-    const policy = set.policies[p]!;
+  for (const policy of set.policies) {
     if (!policyMatches(policy, ctx, object)) continue;
     result.applied.push({ name: policy.name, version: policy.version, digest: policy.digest });
-    for (let r = 0; r < policy.rules.length; r++) {
-      const rule = policy.rules[r]!;
+    for (const rule of policy.rules) {
       const grandfathered = grandfathering && rule.onUpdate === 'changed' && rule.check.type !== 'provenance';
-      // An images rule reads only the containers' names and images, which an unchanged template shares
-      // with the old object: everything it could find there is grandfathered.
-      if (grandfathered && !changed && rule.check.type === 'images') continue;
+      // An images rule reads only the names and images of containers and image volumes: when the old
+      // object had the same ones, everything it could find there is grandfathered. Asked directly rather
+      // than through `changed`, which need not count every image (an ephemeral container added by
+      // `kubectl debug` is an image to judge even where it is not a change of what the workload runs).
+      if (grandfathered && rule.check.type === 'images' && (sameImages ??= sameImageSources(oldTemplate, template))) continue;
       let found = runRule(policy, rule, input, result);
       if (found.length && grandfathered) {
         oldInput ??= { ...input, object: old, oldObject: undefined, template: oldTemplate, oldTemplate: undefined };

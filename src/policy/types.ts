@@ -8,17 +8,14 @@ import type { ContainerList } from '../k8s/types.js';
 
 export type Action = 'deny' | 'warn' | 'audit';
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-export const WORKLOAD_KINDS = [
-  'Deployment',
-  'StatefulSet',
-  'DaemonSet',
-  'ReplicaSet',
-  'Job',
-  'CronJob',
-  'Pod',
-  'ReplicationController',
-] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+export { WORKLOAD_KIND_NAMES as WORKLOAD_KINDS, type WorkloadKind } from '../workload/kinds.js';
+import type { WorkloadKind } from '../workload/kinds.js';
+
+/**
+ * Where a pod's images come from: the three container lists, and image volumes
+ * (`spec.volumes[].image.reference`, the ImageVolume feature), whose image the kubelet pulls too.
+ */
+export type ImageSourceList = ContainerList | 'imageVolumes';
 
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
@@ -39,10 +36,14 @@ export interface ImagesRuleSpec {
   allowed?: string[];
   disallowed?: string[];
   disallowedTags?: string[];
+  /** Also refuse case variants of a disallowed tag (`LATEST` under `latest`); default true. */
+  disallowedTagsCaseInsensitive?: boolean;
   requireTag?: boolean;
   requireDigest?: boolean;
+  /** Digest algorithms an image may be pinned with; default the OCI-registered `sha256`, `sha512`. */
+  digestAlgorithms?: string[];
   exempt?: string[];
-  containers?: ContainerList[];
+  containers?: ImageSourceList[];
 }
 
 export interface ResourcesRuleSpec {
@@ -51,6 +52,8 @@ export interface ResourcesRuleSpec {
   maxRequests?: Record<string, string | number>;
   maxLimits?: Record<string, string | number>;
   maxLimitRequestRatio?: Record<string, string | number>;
+  minRequests?: Record<string, string | number>;
+  minLimits?: Record<string, string | number>;
   exempt?: string[];
   containers?: ContainerList[];
 }
@@ -85,6 +88,13 @@ export interface ProvenanceRuleSpec {
   trustedUsers?: string[];
   trustedGroups?: string[];
   breakGlass?: { annotation: string; groups: string[] };
+  /** A commit must match this regular expression, whole; default 7 to 64 lowercase hex characters. */
+  commitPattern?: string;
+}
+
+export interface RevisionHistoryRuleSpec {
+  /** Smallest `spec.revisionHistoryLimit` a Deployment, StatefulSet or DaemonSet may set. */
+  minimum: number;
 }
 
 export interface RuleSpec {
@@ -98,6 +108,7 @@ export interface RuleSpec {
   resources?: ResourcesRuleSpec;
   metadata?: MetadataRuleSpec;
   provenance?: ProvenanceRuleSpec;
+  revisionHistory?: RevisionHistoryRuleSpec;
 }
 
 /** A policy file document, as validated against policies/policy.schema.json. */
@@ -110,9 +121,12 @@ export interface PolicyDocument {
 
 /** Where a policy came from, for error messages and `tracegate policies`. */
 export interface PolicySource {
+  /** The file, or for a cluster object `tracegatepolicy.tracegate.io/<name>` (as kubectl names it). */
   file: string;
-  /** Index of the YAML document within the file (0-based). */
+  /** Index of the YAML document within the file (0-based); 0 for a cluster object. */
   document: number;
+  /** A cluster object's `metadata.generation`, when it has one. */
+  generation?: number;
 }
 
 // ---- compiled form ----
@@ -127,10 +141,13 @@ export interface CompiledImagesRule {
   allowed: readonly ImagePattern[];
   disallowed: readonly ImagePattern[];
   disallowedTags: ReadonlySet<string>;
+  /** Lowercased disallowed tag → the tag as written; empty when case variants are not refused. */
+  disallowedTagsFolded: ReadonlyMap<string, string>;
   requireTag: boolean;
   requireDigest: boolean;
+  digestAlgorithms: ReadonlySet<string>;
   exempt: readonly ImagePattern[];
-  containers: readonly ContainerList[];
+  containers: readonly ImageSourceList[];
 }
 
 export interface CompiledResourcesRule {
@@ -139,6 +156,8 @@ export interface CompiledResourcesRule {
   maxRequests: ReadonlyMap<string, Quantity>;
   maxLimits: ReadonlyMap<string, Quantity>;
   maxLimitRequestRatio: ReadonlyMap<string, Quantity>;
+  minRequests: ReadonlyMap<string, Quantity>;
+  minLimits: ReadonlyMap<string, Quantity>;
   exempt: readonly ImagePattern[];
   containers: readonly ContainerList[];
 }
@@ -173,13 +192,21 @@ export interface CompiledProvenanceRule {
   trustedUsers: ReadonlySet<string>;
   trustedGroups: ReadonlySet<string>;
   breakGlass?: { annotation: string; groups: ReadonlySet<string> };
+  /** Anchored form of the commit pattern, and the pattern as written (for messages). */
+  commitPattern: RegExp;
+  commitPatternSource: string;
+}
+
+export interface CompiledRevisionHistoryRule {
+  minimum: number;
 }
 
 export type CompiledCheck =
   | { type: 'images'; spec: CompiledImagesRule }
   | { type: 'resources'; spec: CompiledResourcesRule }
   | { type: 'metadata'; spec: CompiledMetadataRule }
-  | { type: 'provenance'; spec: CompiledProvenanceRule };
+  | { type: 'provenance'; spec: CompiledProvenanceRule }
+  | { type: 'revisionHistory'; spec: CompiledRevisionHistoryRule };
 
 export interface CompiledRule {
   id: string;
@@ -234,6 +261,12 @@ export interface RequestContext {
   fieldManager?: string;
   subResource?: string;
   dryRun?: boolean;
+  /**
+   * False when the old object's gate stamps (authentic) were made for another pod template than the one
+   * it has now (a write past the gate changed it since) and this change returns to the template they were
+   * made for: their commits are then no baseline for it. Absent: they are, or there are none to judge.
+   */
+  oldStampsCurrent?: boolean;
 }
 
 export interface Violation {
@@ -243,7 +276,9 @@ export interface Violation {
   action: Action;
   /** Container name, when the problem is about one container. */
   container?: string;
-  containerList?: ContainerList;
+  /** Volume name, when the problem is about one image volume. */
+  volume?: string;
+  containerList?: ImageSourceList;
   /** Path of the offending field, kubectl style: `spec.template.spec.containers[0].image`. */
   path: string;
   /** Offending value as text (never a Secret or env value); undefined when the field is missing. */

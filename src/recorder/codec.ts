@@ -213,28 +213,28 @@ function unixSeconds(date: Date): string {
 }
 
 /**
- * The Secret Helm's Secret driver would write for `rel` (POST/PUT body). Throws `TypeError` on a
+ * The Secret Helm's Secret driver would write for `rel` (POST/PUT body). Throws RELEASE_INVALID on a
  * release Helm could not read back (bad name or version, no status, no chart — `helm get all` panics
  * without one) or on an invalid custom label, and {@link ReleaseTooLargeError} above 1 MiB.
  */
 export function toSecret(rel: HelmRelease, opts: ToSecretOptions = {}): ReleaseSecret {
   if (typeof rel.name !== 'string' || rel.name.length > RELEASE_NAME_MAX || !RELEASE_NAME.test(rel.name)) {
-    throw new TypeError(`invalid Helm release name ${JSON.stringify(rel.name)}`);
+    throw new TracegateError('RELEASE_INVALID', `invalid Helm release name ${JSON.stringify(rel.name)}`);
   }
   if (!Number.isSafeInteger(rel.version) || rel.version < 1) {
-    throw new TypeError(`release ${rel.name}: version must be a positive integer, got ${String(rel.version)}`);
+    throw new TracegateError('RELEASE_INVALID', `release ${rel.name}: version must be a positive integer, got ${String(rel.version)}`);
   }
   const status = rel.info?.status;
-  if (typeof status !== 'string' || status === '') throw new TypeError(`release ${rel.name}: info.status is required`);
-  if (!isRecord(rel.chart)) throw new TypeError(`release ${rel.name}: chart is required (helm get all crashes without it)`);
+  if (typeof status !== 'string' || status === '') throw new TracegateError('RELEASE_INVALID', `release ${rel.name}: info.status is required`);
+  if (!isRecord(rel.chart)) throw new TracegateError('RELEASE_INVALID', `release ${rel.name}: chart is required (helm get all crashes without it)`);
 
   const name = releaseSecretName(rel.name, rel.version);
   const custom: Record<string, string> = {};
   for (const [key, value] of Object.entries(opts.labels ?? {})) {
     if ((SYSTEM_LABELS as readonly string[]).includes(key)) continue;
-    if (!isValidLabelKey(key)) throw new TypeError(`release ${rel.name}: invalid label key ${JSON.stringify(key)}`);
+    if (!isValidLabelKey(key)) throw new TracegateError('RELEASE_INVALID', `release ${rel.name}: invalid label key ${JSON.stringify(key)}`);
     if (typeof value !== 'string' || !isValidLabelValue(value)) {
-      throw new TypeError(`release ${rel.name}: invalid value for label ${key}: ${JSON.stringify(value)} (use toLabelValue)`);
+      throw new TracegateError('RELEASE_INVALID', `release ${rel.name}: invalid value for label ${key}: ${JSON.stringify(value)} (use toLabelValue)`);
     }
     custom[key] = value;
   }

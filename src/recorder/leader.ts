@@ -6,7 +6,7 @@
  */
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { statusOf } from '../kube/retry.js';
+import { statusOf } from '../kube/api-error.js';
 
 export interface LeaderOptions {
   namespace: string;

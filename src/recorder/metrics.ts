@@ -13,6 +13,12 @@ export function createRecorderMetrics(opts: { defaults?: boolean } = {}) {
       registers: [registry],
     }),
     conflicts: new Counter({ name: 'tracegate_recorder_conflicts_total', help: 'Revision creates that found the revision already written (409).', registers: [registry] }),
+    restored: new Counter({
+      name: 'tracegate_recorder_rollbacks_restored_total',
+      help: 'Helm rollbacks that did not land exactly and were finished by the recorder (exact: whether the read-back matched).',
+      labelNames: ['exact'] as const,
+      registers: [registry],
+    }),
     errors: new Counter({ name: 'tracegate_recorder_errors_total', help: 'Recording attempts that failed.', registers: [registry] }),
     leader: new Gauge({ name: 'tracegate_recorder_leader', help: '1 while this replica holds the Lease.', registers: [registry] }),
     watchRestarts: new Counter({ name: 'tracegate_recorder_watch_restarts_total', help: 'Deployment watch restarts.', registers: [registry] }),

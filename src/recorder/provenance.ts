@@ -3,8 +3,9 @@
  * Helm release: the revision's description (`helm history` DESCRIPTION) and custom release labels.
  */
 import { CHANGE_CAUSE, tracegateKeys } from '../admission/annotations.js';
-import { changeIdMatches, parseChangeId } from '../admission/change-id.js';
-import type { KubeObject, PodTemplate } from '../k8s/types.js';
+import { parseChangeId, stampHash, stampsVerify } from '../admission/stamps.js';
+import { isRecord, type KubeObject } from '../k8s/types.js';
+import type { MacKeyring } from '../provenance/mac.js';
 import { toLabelValue } from './codec.js';
 
 export interface RecordedProvenance {
@@ -18,27 +19,29 @@ export interface RecordedProvenance {
   changeId?: string;
   breakGlass?: string;
   changeCause?: string;
-  /** True when the gate's change id was issued for exactly this pod template. */
+  /** True when the stamps' MAC checks: the gate wrote them for exactly this object and pod template. */
   verified: boolean;
 }
 
-/** Reads the gate's annotations from a live workload. */
-export function readProvenance(obj: KubeObject, template: PodTemplate | undefined, prefix: string): RecordedProvenance {
+/**
+ * Reads the gate's stamps from a live workload. Without a keyring nothing verifies: the recorder then
+ * records every change as unverified, and says so at start.
+ */
+export function readProvenance(obj: KubeObject, prefix: string, keyring: MacKeyring | undefined): RecordedProvenance {
   const k = tracegateKeys(prefix);
   const a = obj.metadata?.annotations ?? {};
   const get = (key: string) => (typeof a[key] === 'string' && a[key] !== '' ? a[key] : undefined);
-  const out: RecordedProvenance = { verified: changeIdMatches(a[k.changeId], template) };
+  const out: RecordedProvenance = { verified: stampsVerify(keyring, k, obj, stampHash(obj)) };
   const set = <K extends keyof RecordedProvenance>(key: K, v: RecordedProvenance[K] | undefined) => {
     if (v !== undefined) out[key] = v;
   };
-  // The gate stamps the commit new with this change ('' when none): older commits on the object belong to earlier changes.
-  const stamped = typeof a[k.changeCommit] === 'string';
-  const commit = stamped ? get(k.changeCommit) : get(k.commit);
+  // The commit, approver and pipeline run this change was admitted with; the keys users write are input
+  // that may already carry the next change's values.
   const changeId = parseChangeId(a[k.changeId])?.id;
   set('tenant', get(k.tenant));
-  set('commit', commit);
-  if (!stamped || commit) set('approver', get(k.approver));
-  set('pipelineRun', get(k.pipelineRun));
+  set('commit', get(k.changeCommit));
+  set('approver', get(k.changeApprover));
+  set('pipelineRun', get(k.changePipelineRun));
   set('changedBy', get(k.changedBy));
   set('fieldManager', get(k.fieldManager));
   set('changeId', changeId);
@@ -79,13 +82,23 @@ export function describeRevision(p: RecordedProvenance, changes: readonly string
   return text.length <= MAX_DESCRIPTION_CHARS ? text : `${text.slice(0, MAX_DESCRIPTION_CHARS - 1)}…`;
 }
 
-/** Custom release labels carrying the provenance (label values sanitised; keys under the prefix). */
-export function provenanceLabels(p: RecordedProvenance, prefix: string): Record<string, string> {
-  const labels: Record<string, string> = { [`${prefix}recorded-by`]: 'tracegate', [`${prefix}verified`]: String(p.verified) };
+/**
+ * Custom release labels carrying the provenance (label values sanitised; keys under the prefix).
+ * `recorded-revision` names the revision they were written for: Helm copies a release's custom labels
+ * into its next revision, so labels on a revision with another number are Helm's copy, not tracegate's.
+ */
+export function provenanceLabels(p: RecordedProvenance, prefix: string, revision: number, opts: { unchecked?: boolean } = {}): Record<string, string> {
+  const labels: Record<string, string> = {
+    [`${prefix}recorded-by`]: 'tracegate',
+    [`${prefix}recorded-revision`]: String(revision),
+  };
+  // A writer without the key (`tracegate rollback` as its user) labels what the stamps claim and leaves
+  // the verdict to the recorder's trail entry, which checks the MAC.
+  if (!opts.unchecked) labels[`${prefix}verified`] = String(p.verified);
   const put = (name: string, v: string | undefined) => {
     if (v) labels[`${prefix}${name}`] = toLabelValue(v);
   };
-  if (p.verified) {
+  if (p.verified || opts.unchecked) {
     put('tenant', p.tenant);
     put('commit', p.commit);
     put('approver', p.approver);
@@ -101,4 +114,55 @@ export function provenanceLabels(p: RecordedProvenance, prefix: string): Record<
 /** Keys of {@link provenanceLabels}: replaced, never merged, when a new revision is recorded. */
 export function isProvenanceLabel(key: string, prefix: string): boolean {
   return key.startsWith(prefix);
+}
+
+/**
+ * True when tracegate wrote this revision's labels for this revision, not Helm copying an earlier
+ * revision's (records written before `recorded-revision` existed count as tracegate's).
+ */
+export function labelsRecordedFor(labels: Readonly<Record<string, string>>, version: number, prefix: string): boolean {
+  if (labels[`${prefix}recorded-by`] !== 'tracegate') return false;
+  const revision = labels[`${prefix}recorded-revision`];
+  return revision === undefined || revision === String(version);
+}
+
+/** How long after the time in `break-glass-by` the write that set it may land (clock skew and retries). */
+const BREAK_GLASS_WINDOW_MS = 5 * 60_000;
+
+/**
+ * A change made past the gate by break-glass (manifests/break-glass.yaml): the object carries
+ * `break-glass-by: <user>/<time>` — which the apiserver's ValidatingAdmissionPolicy lets only that user,
+ * a member of the break-glass group, set — and its newest write landed within minutes after that time,
+ * so the annotation came with this change rather than being left from an earlier one. Undefined
+ * otherwise (the change is then simply UNVERIFIED).
+ */
+export function breakGlassPastGate(obj: KubeObject, prefix: string): { user: string; reason: string; at: string } | undefined {
+  const k = tracegateKeys(prefix);
+  const a = obj.metadata?.annotations ?? {};
+  const by = a[k.breakGlassBy];
+  const slash = typeof by === 'string' ? by.lastIndexOf('/') : -1;
+  if (!by || slash <= 0) return undefined;
+  const at = by.slice(slash + 1);
+  const set = Date.parse(at);
+  if (Number.isNaN(set)) return undefined;
+  // The newest main-resource write must be the one that set the annotation: its manager owns the key
+  // (fieldsV1), and it landed within minutes after the annotation's time. Any shape is tolerated.
+  const raw: unknown = obj.metadata?.managedFields;
+  let newest: { time: number; fields: unknown } | undefined;
+  for (const e of Array.isArray(raw) ? (raw as unknown[]) : []) {
+    if (!isRecord(e) || e.subresource || typeof e.time !== 'string') continue;
+    const time = Date.parse(e.time);
+    if (!Number.isNaN(time) && (!newest || time >= newest.time)) newest = { time, fields: e.fieldsV1 };
+  }
+  if (!newest || !ownsAnnotation(newest.fields, k.breakGlassBy)) return undefined;
+  // managedFields times have second precision: the write may show up to a second before the annotation's time.
+  if (!(newest.time >= set - 1000 && newest.time - set <= BREAK_GLASS_WINDOW_MS)) return undefined;
+  return { user: by.slice(0, slash), reason: a[k.breakGlass] || 'no reason given', at };
+}
+
+/** Whether a managedFields `fieldsV1` set holds `metadata.annotations[key]`. */
+function ownsAnnotation(fields: unknown, key: string): boolean {
+  const meta = isRecord(fields) ? fields['f:metadata'] : undefined;
+  const annotations = isRecord(meta) ? meta['f:annotations'] : undefined;
+  return isRecord(annotations) && Object.hasOwn(annotations, `f:${key}`);
 }

@@ -8,6 +8,7 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { TracegateError } from '../errors.js';
 import { isRecord } from '../k8s/types.js';
+import { kubeApiError, statusOf } from '../kube/api-error.js';
 import { fromSecret, releaseSecretName, toSecret, type SecretLike } from './codec.js';
 import type { HelmRelease } from './release.js';
 import { ReleaseCorruptError, ReleaseExistsError, type ReleaseStorage, type SkippedRecord, type StoredRelease } from './storage.js';
@@ -31,34 +32,12 @@ export interface SecretDriverDeps {
 const NOT_FOUND = 404;
 const CONFLICT = 409;
 
-/** HTTP status of a client-node `ApiException` (or anything carrying a numeric `code`). */
-function statusOf(err: unknown): number | undefined {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/** The apiserver's own words (`Status.message`) when the body has them, else the error message. */
-function reasonOf(err: unknown): string {
-  let body: unknown = (err as { body?: unknown } | null)?.body;
-  if (typeof body === 'string') {
-    try {
-      body = JSON.parse(body);
-    } catch {
-      // not JSON: fall through to the error message
-    }
-  }
-  if (isRecord(body) && typeof body.message === 'string') return body.message;
-  return err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
-}
-
 function apiError(op: string, namespace: string, name: string, err: unknown): TracegateError {
-  const status = statusOf(err);
-  const code = status === undefined ? '' : ` (HTTP ${status})`;
-  return new TracegateError('KUBE_API', `${op} Secret ${namespace}/${name} failed${code}: ${reasonOf(err)}`, { op, namespace, name, status }, { cause: err });
+  return kubeApiError(op, `Secret ${namespace}/${name}`, err);
 }
 
 function namespaceOf(rel: HelmRelease): string {
-  if (!rel.namespace) throw new TypeError(`release ${rel.name} v${rel.version} has no namespace`);
+  if (!rel.namespace) throw new TracegateError('RELEASE_INVALID', `release ${rel.name} v${rel.version} has no namespace`);
   return rel.namespace;
 }
 

@@ -8,10 +8,7 @@ import { CONTAINER_LISTS, CONTAINER_NOUN, isRecord, type Container, type PodTemp
 /** Template annotation kubectl sets on `rollout restart`; a restart is not a change of what runs. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
-/**
- * Structural equality for JSON values (key order ignored; a null field equals an absent one). Loops
- * instead of filtered key arrays: UPDATE reviews compare whole pod templates, several times.
- */
+/** Structural equality for JSON values (key order ignored; a null field equals an absent one). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) {
@@ -27,36 +24,14 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
 }
 
 /**
- * Maps equal under jsonEqual, leaving out the key `skip` (when given) on both sides. Two encodings of
- * one object by the same client list the same keys in the same order: that case is decided in one
- * pass over both key lists, the general one (any order, null fields) counts and looks keys up.
+ * Maps equal under jsonEqual, leaving out the key `skip` (when given) on both sides: every key with a
+ * value on either side must be equal on the other (null and absent are the same field to the apiserver:
+ * omitempty, and clients send either).
  */
 function recordEqual(a: Record<string, unknown>, b: Record<string, unknown>, skip?: string): boolean {
-  const aKeys = Object.keys(a);
-  const bKeys = Object.keys(b);
-  if (aKeys.length === bKeys.length) {
-    let i = 0;
-    for (; i < aKeys.length; i++) {
-      const k = aKeys[i]!;
-      if (k !== bKeys[i]) break;
-      if (k === skip) continue;
-      const v = a[k];
-      const w = b[k];
-      // Both null or absent is the same field; one of them alone never is.
-      if (v === w || (v == null && w == null)) continue;
-      if (!jsonEqual(v, w)) return false;
-    }
-    if (i === aKeys.length) return true;
-  }
-  // null and absent are the same field to the apiserver (omitempty), and clients send either.
-  let unmatched = 0;
-  for (const k of bKeys) if (k !== skip && b[k] !== undefined && b[k] !== null) unmatched++;
-  for (const k of aKeys) {
-    const v = a[k];
-    if (k === skip || v === undefined || v === null) continue;
-    if (--unmatched < 0 || !Object.hasOwn(b, k) || !jsonEqual(v, b[k])) return false;
-  }
-  return unmatched === 0;
+  for (const k of Object.keys(a)) if (k !== skip && !fieldEqual(a[k], b[k])) return false;
+  for (const k of Object.keys(b)) if (k !== skip && !Object.hasOwn(a, k) && b[k] != null) return false;
+  return true;
 }
 
 /** True when a field is equal in two maps under jsonEqual's rules: both null or absent, or equal values. */

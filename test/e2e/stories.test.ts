@@ -32,8 +32,8 @@ import {
 
 const NS = 'team-a';
 const DENIED = 'admission webhook "validate.tracegate.io" denied the request: ';
-/** A change id as the gate issues it: `<id>.<template hash>`. */
-const CHANGE_ID = /^([0-9a-z]+)\.[0-9a-f]{16}$/;
+/** `<id>.<template hash>.<key id>.<MAC>`: the id names the change, the MAC proves the gate issued it. */
+const CHANGE_ID = /^([0-9a-z]+)\.[0-9a-f]{16}\.[a-z0-9-]+\.[A-Za-z0-9_-]{22}$/;
 
 let c: StoryCluster;
 
@@ -336,7 +336,7 @@ describe('helm rollback, through the gate', () => {
 
   it('to ANY earlier revision: annotate a fresh commit and approver for the rollback, then helm rollback restores it', async () => {
     for (const [i, [rev, client, how]] of plan.entries()) {
-      const commit = `rb${i + 1}e5a7`;
+      const commit = `ab${i + 1}e5a7`;
       const before = (await helmHistory(c, 'web', NS)).length;
       ok(await c.kubectl(['annotate', 'deployment/web', `ci/commit=${commit}`, 'approvedBy=bob', '--overwrite', '-n', NS], CI), 'kubectl annotate');
       const start = c.chain.history.length;

@@ -7,7 +7,7 @@ import { parseImageRef, type ImageRef } from '../../images/index.js';
 import { CONTAINER_NOUN, isRecord, type Container, type ContainerList, type KubeObject, type PodTemplate } from '../../k8s/types.js';
 import type { Parsed } from '../../errors.js';
 import { parseQuantity, type Quantity } from '../../quantities/index.js';
-import type { CompiledPolicy, CompiledRule, RequestContext, Violation } from '../types.js';
+import type { CompiledPolicy, CompiledRule, ImageSourceList, RequestContext, Violation } from '../types.js';
 
 export interface CheckInput {
   ctx: RequestContext;
@@ -38,9 +38,7 @@ export function containersOf(template: PodTemplate | undefined, lists: readonly 
   const out: ContainerSite[] = [];
   const spec = template?.spec;
   if (!isRecord(spec)) return out;
-  // Indexed: `lists` is usually a frozen rule field, and for…of over one allocates per element.
-  for (let l = 0; l < lists.length; l++) {
-    const list = lists[l]!;
+  for (const list of lists) {
     const items = spec[list];
     if (!Array.isArray(items)) continue;
     for (let index = 0; index < items.length; index++) {
@@ -53,14 +51,72 @@ export function containersOf(template: PodTemplate | undefined, lists: readonly 
   return out;
 }
 
+/** One image a pod runs: a container's `image`, or an image volume's `image.reference`. */
+export interface ImageSite {
+  list: ImageSourceList;
+  index: number;
+  name: string;
+  /** `container web`, `volume tools`: how messages name it. */
+  label: string;
+  /** Path of the image field: `spec.template.spec.volumes[0].image.reference`. */
+  path: string;
+  image: unknown;
+}
+
+/**
+ * Every image of the given lists: containers' images, then image volumes
+ * (`spec.volumes[].image.reference`, the ImageVolume feature; the kubelet pulls them like container images).
+ */
+export function imageSitesOf(template: PodTemplate | undefined, lists: readonly ImageSourceList[], prefix: string): ImageSite[] {
+  const out: ImageSite[] = [];
+  const containerLists: ContainerList[] = [];
+  for (let l = 0; l < lists.length; l++) if (lists[l] !== 'imageVolumes') containerLists.push(lists[l] as ContainerList);
+  for (const site of containersOf(template, containerLists, prefix)) {
+    out.push({ list: site.list, index: site.index, name: site.name, label: site.label, path: `${site.path}.image`, image: site.container.image });
+  }
+  const volumes = template?.spec?.volumes;
+  if (!lists.includes('imageVolumes') || !Array.isArray(volumes)) return out;
+  for (let index = 0; index < volumes.length; index++) {
+    const volume: unknown = volumes[index];
+    if (!isRecord(volume) || !isRecord(volume.image)) continue;
+    const name = typeof volume.name === 'string' && volume.name ? volume.name : `#${index}`;
+    out.push({ list: 'imageVolumes', index, name, label: `volume ${name}`, path: `${prefix}spec.volumes[${index}].image.reference`, image: volume.image.reference });
+  }
+  return out;
+}
+
+const ALL_IMAGE_SOURCES: readonly ImageSourceList[] = ['containers', 'initContainers', 'ephemeralContainers', 'imageVolumes'];
+
+/**
+ * True when two templates run the same images under the same names (containers of every list and image
+ * volumes): nothing an images rule finds on one can be new on the other.
+ */
+export function sameImageSources(a: PodTemplate | undefined, b: PodTemplate | undefined): boolean {
+  const x = imageSitesOf(a, ALL_IMAGE_SOURCES, '');
+  const y = imageSitesOf(b, ALL_IMAGE_SOURCES, '');
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    const p = x[i]!;
+    const q = y[i]!;
+    if (p.list !== q.list || p.name !== q.name || p.image !== q.image) return false;
+  }
+  return true;
+}
+
 /** Builds violations for one rule of one policy, applying the rule's message and fix overrides. */
 export function violationFactory(policy: CompiledPolicy, rule: CompiledRule) {
   const head = { rule: rule.id, policy: policy.name, policyVersion: policy.version, action: rule.action };
-  return (v: { site?: ContainerSite; path: string; value?: string; message: string; fix: string }): Violation => {
+  return (v: { site?: { name: string; list: ImageSourceList }; path: string; value?: string; message: string; fix: string }): Violation => {
     const { rule: id, policy: name, policyVersion, action } = head;
     const message = rule.message ?? v.message;
     const fix = rule.fix ?? v.fix;
-    // Four literal shapes rather than conditional spreads: the same keys in the same order, built without copies.
+    // Literal shapes rather than conditional spreads: the same keys in the same order, built without copies.
+    if (v.site?.list === 'imageVolumes') {
+      const { name: volume, list: containerList } = v.site;
+      return v.value !== undefined
+        ? { rule: id, policy: name, policyVersion, action, volume, containerList, path: v.path, value: v.value, message, fix }
+        : { rule: id, policy: name, policyVersion, action, volume, containerList, path: v.path, message, fix };
+    }
     if (v.site) {
       const { name: container, list: containerList } = v.site;
       return v.value !== undefined

@@ -2,9 +2,12 @@
  * The provenance rule: a CREATE, or an UPDATE that changes the pod template, made by a script-driven
  * field manager or by a user who is not a trusted deployer, must carry provenance that is new for this
  * change — a commit annotation that differs from the old object's, and an approver who is not the
- * requester. Break-glass lets named groups through, loudly.
+ * requester. Break-glass lets named groups through, loudly. Values are judged as text people read:
+ * invisible characters, a commit that is no commit id, or an approver whose name mixes scripts are
+ * refused, and the approver is compared with the requester in a look-alike-proof form.
  */
 import { isRecord, type KubeObject } from '../../k8s/types.js';
+import { escapeInvisible, sameIdentity, unreadableValue } from '../identity.js';
 import { annotationSources, findFreshCommit, findProvenance, type CommitBaseline } from '../provenance-values.js';
 import type { CompiledProvenanceRule, ProvenanceKey, RequestContext, Violation } from '../types.js';
 import type { CheckInput, MakeViolation } from './context.js';
@@ -14,9 +17,8 @@ export function provenanceValues(obj: KubeObject | undefined, templateAnnotation
   const out: string[] = [];
   for (const source of annotationSources(obj, templateAnnotations)) {
     if (!isRecord(source)) continue;
-    // Indexed: key.keys is usually a frozen rule field, and for…of over one allocates per element.
-    for (let i = 0; i < key.keys.length; i++) {
-      const v = source[key.keys[i]!];
+    for (const k of key.keys) {
+      const v = source[k];
       if (typeof v === 'string' && v.trim() !== '') out.push(v.trim());
     }
   }
@@ -26,13 +28,16 @@ export function provenanceValues(obj: KubeObject | undefined, templateAnnotation
 /**
  * Commits a change must differ from: the gate's stamp of every commit value present when the old
  * template was admitted, or, for an object that never passed the gate, every commit value the old
- * object carries (so copying the old commit under an alias does not pass as a new one).
+ * object carries (so copying the old commit under an alias does not pass as a new one). Nothing when the
+ * stamps are not current (`stampsCurrent` false, see RequestContext.oldStampsCurrent): the version they
+ * describe no longer runs, so returning to its commit (a rollback past an unverified write) is a change.
  */
-export function commitBaseline(keys: { usedCommits: string; changeCommit: string }, commitKey: ProvenanceKey, old: KubeObject | undefined, oldTemplateAnnotations: unknown): CommitBaseline {
+export function commitBaseline(keys: { usedCommits: string; changeCommit: string }, commitKey: ProvenanceKey, old: KubeObject | undefined, oldTemplateAnnotations: unknown, stampsCurrent = true): CommitBaseline {
   if (!old) return { used: [] };
   const a = old.metadata?.annotations ?? {};
   const stamp = a[keys.usedCommits];
   if (typeof stamp !== 'string') return { used: provenanceValues(old, oldTemplateAnnotations, commitKey) };
+  if (!stampsCurrent) return { used: [] };
   const current = a[keys.changeCommit];
   return { used: parseUsedCommits(stamp), ...(typeof current === 'string' && current ? { current } : {}) };
 }
@@ -51,46 +56,14 @@ export function formatUsedCommits(values: readonly string[]): string {
   return [...new Set(values)].join(',');
 }
 
-/** The part before the first `@` (the whole text without one). */
-function localPart(form: string): string {
-  const at = form.indexOf('@');
-  return at < 0 ? form : form.slice(0, at);
-}
-
-/** Adds a form once; an empty one (`@example.com` has an empty local part) names nobody. */
-function addForm(forms: string[], form: string): void {
-  if (form && !forms.includes(form)) forms.push(form);
-}
+/** Separation of duties compares identities in their look-alike-proof form (see identity.ts). */
+export { sameIdentity };
 
 /**
- * The forms one identity takes: as given, without an authenticator prefix (`oidc:alice`,
- * `https://issuer#alice`, `system:serviceaccount:ns:deployer`), and each without its email domain.
+ * Why a change needs provenance, or undefined when it comes from a trusted deployer. Trusted users and
+ * groups are compared exactly, as RBAC compares them: a look-alike (`alice\u200b`, `аlice`) is another
+ * Kubernetes user and is never trusted; the loader refuses list entries with invisible or mixed-script text.
  */
-function identityForms(id: string): string[] {
-  const forms: string[] = [];
-  const full = id.trim().toLowerCase();
-  if (!full) return forms;
-  const bare = full.slice(Math.max(full.lastIndexOf('#'), full.lastIndexOf(':')) + 1);
-  addForm(forms, full);
-  addForm(forms, bare);
-  addForm(forms, localPart(full));
-  addForm(forms, localPart(bare));
-  return forms;
-}
-
-/**
- * True when `approver` names the same person as the requesting user. Compared case-insensitively on
- * the full names, the names without an authenticator prefix, and the parts before `@`; erring towards
- * "same" is safe here because it only ever asks for another approver.
- */
-export function sameIdentity(approver: string, username: string): boolean {
-  const u = identityForms(username);
-  const a = identityForms(approver);
-  for (let i = 0; i < a.length; i++) if (u.includes(a[i]!)) return true;
-  return false;
-}
-
-/** Why a change needs provenance, or undefined when it comes from a trusted deployer. */
 export function provenanceReason(rule: CompiledProvenanceRule, ctx: RequestContext): 'script' | 'untrusted' | undefined {
   if (ctx.fieldManager !== undefined && rule.scriptManagers.has(ctx.fieldManager)) return 'script';
   const trustedUser = rule.trustedUsers.has(ctx.username) || ctx.groups.some((g) => rule.trustedGroups.has(g));
@@ -111,6 +84,14 @@ function keyList(key: ProvenanceKey): string {
     first = alias;
   }
   return first === undefined ? key.annotation : `${key.annotation} (or ${first})`;
+}
+
+/** Why a commit value is no commit id: invisible characters, or text outside the rule's commit pattern. */
+function commitProblem(rule: CompiledProvenanceRule, value: string): string | undefined {
+  const unreadable = unreadableValue('commit', value, false);
+  if (unreadable) return unreadable;
+  if (!rule.commitPattern.test(value)) return `commit "${value}" is not a commit id: expected ${rule.commitPatternSource}`;
+  return undefined;
 }
 
 export interface ProvenanceOutcome {
@@ -149,30 +130,42 @@ export function checkProvenance(rule: CompiledProvenanceRule, input: CheckInput,
   const tAnn = input.template?.metadata?.annotations;
   const now = annotationSources(input.object, tAnn);
   const before = input.oldObject ? annotationSources(input.oldObject, input.oldTemplate?.metadata?.annotations) : undefined;
-  const baseline = commitBaseline(rule, rule.commit, input.oldObject, input.oldTemplate?.metadata?.annotations);
+  const baseline = commitBaseline(rule, rule.commit, input.oldObject, input.oldTemplate?.metadata?.annotations, ctx.oldStampsCurrent !== false);
   const { found: commit, fresh } = findFreshCommit(now, rule.commit, before, baseline);
   const approver = findProvenance(now, rule.approver, before);
   const run = findProvenance(now, rule.pipelineRun, before);
 
   const problems: string[] = [];
   const fixes: string[] = [];
+  const badCommit = commit ? commitProblem(rule, commit.value) : undefined;
   if (rule.requireCommit && !commit) {
     problems.push(`no commit annotation ${keyList(rule.commit)}`);
+    fixes.push(`${rule.commit.annotation}=<commit sha>`);
+  } else if (badCommit) {
+    problems.push(badCommit);
     fixes.push(`${rule.commit.annotation}=<commit sha>`);
   } else if (rule.requireCommit && rule.requireFreshCommit && ctx.operation === 'UPDATE' && commit && !fresh) {
     problems.push(`commit ${commit.value} is not new (the current version was deployed with it)`);
     fixes.push(`${rule.commit.annotation}=<the new commit sha>`);
   }
+  const badApprover = approver ? unreadableValue('approver', approver.value, true) : undefined;
   if (rule.requireApprover && !approver) {
     problems.push(`no approver annotation ${keyList(rule.approver)}`);
     fixes.push(`${rule.approver.annotation}=<approver other than ${ctx.username || 'you'}>`);
+  } else if (badApprover) {
+    problems.push(badApprover);
+    fixes.push(`${rule.approver.annotation}=<the approver's name, as plain text>`);
   } else if (rule.separationOfDuties && approver && sameIdentity(approver.value, ctx.username)) {
     problems.push(`approver ${approver.value} is the requester (separation of duties)`);
     fixes.push(`${rule.approver.annotation}=<someone other than ${ctx.username}>`);
   }
+  const badRun = run ? unreadableValue('pipeline run', run.value, false) : undefined;
   if (rule.requirePipelineRun && !run) {
     problems.push(`no pipeline-run annotation ${keyList(rule.pipelineRun)}`);
     fixes.push(`${rule.pipelineRun.annotation}=<pipeline run id or URL>`);
+  } else if (badRun) {
+    problems.push(badRun);
+    fixes.push(`${rule.pipelineRun.annotation}=<pipeline run id or URL, as plain text>`);
   }
 
   const violations = breakGlassRefusal(rule, input, make);
@@ -188,7 +181,7 @@ export function checkProvenance(rule: CompiledProvenanceRule, input: CheckInput,
   violations.push(
     make({
       path: 'metadata.annotations',
-      ...(commit ? { value: commit.value } : {}),
+      ...(commit ? { value: escapeInvisible(commit.value) } : {}),
       message: `${kind} by ${who} (${what}) lacks provenance: ${problems.join('; ')}`,
       fix: `set metadata.annotations ${fixes.join(', ')}${ctx.fieldManager === 'kubectl-set' ? SET_CANNOT_ANNOTATE : ''}`,
     }),
