@@ -1,26 +1,99 @@
-/** `tracegate history NS/DEPLOYMENT`: every recorded revision with its provenance. */
+/** `tracegate history [NS/][KIND/]NAME`: every recorded change of a workload, deleted ones included. */
 import { parseArgs } from 'node:util';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import { TracegateError } from '../errors.js';
 import type { KubeObject } from '../k8s/types.js';
+import { kubeApiError, statusOf } from '../kube/api-error.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../policy/defaults.js';
-import { defaultAdoptedName, releaseOf } from '../recorder/controller.js';
-import { formatHistoryTable, historyRows } from '../recorder/history.js';
+import { formatHistoryTable, historyRows, type HistoryRow } from '../recorder/history.js';
+import { ownershipOf } from '../recorder/ownership.js';
+import { defaultAdoptedName, releaseOf, type ReleaseRef } from '../recorder/record-context.js';
 import { createSecretDriver } from '../recorder/secret-driver.js';
+import type { StoredRelease } from '../recorder/storage.js';
+import { allEntries, type TrailObject } from '../recorder/trail.js';
+import { createTrailStore } from '../recorder/trail-store.js';
+import { apiVersionOf } from '../workload/kinds.js';
 import type { CliIo } from './io.js';
-import { loadKubeConfig, parseWorkloadRef } from './kube-client.js';
+import { formatRef, loadKubeConfig, parseWorkloadRef, type WorkloadRef } from './kube-client.js';
 
-export const HISTORY_USAGE = `Usage: tracegate history NAMESPACE/DEPLOYMENT [--kubeconfig FILE] [-o table|json]
+export const HISTORY_USAGE = `Usage: tracegate history [NAMESPACE/][KIND/]NAME [-n NAMESPACE] [--kubeconfig FILE] [-o table|json]
 
-Show the Helm release history of a Deployment — Helm's own revisions and the changes tracegate
-recorded — with time, status, tenant, commit, approver, user, field manager and what changed.
+Show every recorded change of a workload — Helm's own revisions and the changes tracegate recorded,
+including revisions Helm has pruned and workloads that were deleted — with time, status, verdict
+(verified / unverified / break-glass), tenant, commit, approver, user, tool and what changed.
+KIND is any workload kind (deployment, statefulset, daemonset, replicaset, job, cronjob,
+replicationcontroller, or their short names); without it, a Deployment.
+
+Options:
+  -n, --namespace NS        namespace of the workload (default: "default", or the one in the name)
+  -o, --output FORMAT       table (default) or json
+      --kubeconfig FILE     kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+      --annotation-prefix P prefix of tracegate's annotations and labels (tracegate.io/)
+  -h, --help                show this help
+
+Examples:
+  tracegate history team-a/web
+  tracegate history -n team-a statefulset/db -o json
 `;
+
+/** Everything known about one workload: its live object, trail and Helm release. */
+export interface WorkloadRecord {
+  live?: KubeObject;
+  trail: TrailObject[];
+  release?: ReleaseRef;
+  history: StoredRelease[];
+  /** Who else manages it, when it is not Helm's or tracegate's to record as revisions. */
+  owner?: string;
+}
+
+async function readLive(kc: KubeConfig, ref: WorkloadRef): Promise<KubeObject | undefined> {
+  try {
+    const obj = await KubernetesObjectApi.makeApiClient(kc).read({ apiVersion: apiVersionOf(ref.kind), kind: ref.kind.kind, metadata: { name: ref.name, namespace: ref.namespace } });
+    return { ...(JSON.parse(JSON.stringify(obj)) as KubeObject), apiVersion: apiVersionOf(ref.kind), kind: ref.kind.kind };
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw kubeApiError('get', formatRef(ref), err);
+  }
+}
+
+/** Reads the live object, the trail and the release history of a workload. */
+export async function readWorkloadRecord(kc: KubeConfig, ref: WorkloadRef, prefix: string): Promise<WorkloadRecord> {
+  const live = await readLive(kc, ref);
+  const trail = await createTrailStore({ api: kc.makeApiClient(CustomObjectsApi), prefix }).all({ namespace: ref.namespace, kind: ref.kind.kind, name: ref.name });
+  const head = trail.find((t) => !t.spec.sealed);
+  const ownership = live ? ownershipOf(live) : undefined;
+  const owner = ownership?.type === 'managed' ? ownership.by : ownership === undefined ? head?.spec.owner : undefined;
+  // The live object says which release it belongs to; a deleted one's trail remembers it.
+  let release: ReleaseRef | undefined;
+  if (live && ownership?.type !== 'managed') release = releaseOf(live, defaultAdoptedName);
+  else if (!live && head?.spec.release) release = { ...head.spec.release, adopted: false };
+  let history: StoredRelease[] = [];
+  if (release) {
+    const storage = createSecretDriver({ core: kc.makeApiClient(CoreV1Api) });
+    history = await storage.history(release.namespace, release.name);
+    if (release.adopted && !history.length) {
+      // An adopted name a foreign release already used: tracegate recorded under `<name>-tracegate`.
+      const renamed = { ...release, name: `${release.name.slice(0, 43)}-tracegate` };
+      const other = await storage.history(renamed.namespace, renamed.name);
+      if (other.length) [release, history] = [renamed, other];
+    }
+  }
+  return { ...(live ? { live } : {}), trail, ...(release ? { release } : {}), history, ...(owner ? { owner } : {}) };
+}
+
+function heading(ref: WorkloadRef, rec: WorkloadRecord): string {
+  const lines = [`${formatRef(ref)}${rec.live ? '' : ' (deleted)'}`];
+  if (rec.owner) lines.push(`managed by ${rec.owner}: recorded in tracegate's trail only, never adopted into a Helm release`);
+  if (rec.release && rec.history.length) lines.push(`release ${rec.release.namespace}/${rec.release.name}${rec.release.adopted ? ' (adopted by tracegate)' : ''}`);
+  return `${lines.join('\n')}\n`;
+}
 
 export async function runHistoryCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
+      namespace: { type: 'string', short: 'n' },
       kubeconfig: { type: 'string' },
       output: { type: 'string', short: 'o', default: 'table' },
       'annotation-prefix': { type: 'string' },
@@ -31,21 +104,33 @@ export async function runHistoryCommand(args: string[], io: CliIo): Promise<numb
     io.stdout(HISTORY_USAGE);
     return 0;
   }
-  if (positionals.length !== 1) throw new TracegateError('USAGE', 'give exactly one NAMESPACE/DEPLOYMENT');
+  if (positionals.length !== 1) throw new TracegateError('USAGE', 'give exactly one workload: [NAMESPACE/][KIND/]NAME');
   if (values.output !== 'table' && values.output !== 'json') throw new TracegateError('USAGE', `unknown output format ${JSON.stringify(values.output)}; use table or json`);
-  const ref = parseWorkloadRef(positionals[0]!);
-  if (!ref) throw new TracegateError('USAGE', `not a NAMESPACE/DEPLOYMENT: ${JSON.stringify(positionals[0])}`);
-  const kc = loadKubeConfig(values.kubeconfig, io);
+  const ref = parseWorkloadRef(positionals[0]!, values.namespace ?? 'default');
+  if (!ref) throw new TracegateError('USAGE', `not a workload reference: ${JSON.stringify(positionals[0])} (use [NAMESPACE/][KIND/]NAME)`);
   const prefix = values['annotation-prefix'] ?? DEFAULT_ANNOTATION_PREFIX;
-  const live = (await kc.makeApiClient(AppsV1Api).readNamespacedDeployment(ref).catch((err: unknown) => {
-    throw new TracegateError('RELEASE_NOT_FOUND', `cannot read deployment ${ref.namespace}/${ref.name}: ${(err as Error).message}`);
-  })) as unknown as KubeObject;
-  live.kind ??= 'Deployment';
-  const release = releaseOf(live, defaultAdoptedName);
-  const history = await createSecretDriver({ core: kc.makeApiClient(CoreV1Api) }).history(release.namespace, release.name);
-  const rows = historyRows(history, prefix, { kind: 'Deployment', name: ref.name });
-  if (values.output === 'json') io.stdout(`${JSON.stringify({ release: `${release.namespace}/${release.name}`, adopted: release.adopted, revisions: rows }, null, 2)}\n`);
-  else if (!rows.length) io.stdout(`no recorded history for ${ref.namespace}/${ref.name} (release ${release.namespace}/${release.name})\n`);
-  else io.stdout(`release ${release.namespace}/${release.name}${release.adopted ? ' (adopted by tracegate)' : ''}\n${formatHistoryTable(rows)}`);
+  const kc = loadKubeConfig(values.kubeconfig, io);
+  let rec: WorkloadRecord;
+  try {
+    rec = await readWorkloadRecord(kc, ref, prefix);
+  } catch (err) {
+    // client-node refuses some configurations before any request (e.g. http:// without TLS skip).
+    throw err instanceof TracegateError ? err : kubeApiError('read', `the history of ${formatRef(ref)}`, err);
+  }
+  const entries = allEntries(rec.trail);
+  const rows: HistoryRow[] = historyRows(rec.history, entries, prefix, { kind: ref.kind.kind, name: ref.name });
+  if (!rec.live && rows.length === 0) {
+    throw new TracegateError('RELEASE_NOT_FOUND', `no history for ${formatRef(ref)}: it does not exist and nothing was recorded for it`);
+  }
+  if (values.output === 'json') {
+    const out = {
+      workload: { namespace: ref.namespace, kind: ref.kind.kind, name: ref.name, exists: rec.live !== undefined },
+      release: rec.release && rec.history.length ? { namespace: rec.release.namespace, name: rec.release.name, adopted: rec.release.adopted } : null,
+      owner: rec.owner ?? null,
+      revisions: rows,
+    };
+    io.stdout(`${JSON.stringify(out, null, 2)}\n`);
+  } else if (!rows.length) io.stdout(`${heading(ref, rec)}no recorded history yet\n`);
+  else io.stdout(`${heading(ref, rec)}${formatHistoryTable(rows)}`);
   return 0;
 }
