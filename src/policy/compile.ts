@@ -3,10 +3,11 @@
  * and quantities are built once here, never per request. Pure. Problems the schema cannot express
  * (a bad regex, an unparseable quantity, duplicate rule ids) come back as path + message pairs.
  */
-import { compileImagePattern, type ImagePattern } from '../images/index.js';
-import { parseQuantity, type Quantity } from '../quantities/index.js';
+import { compileImagePattern, REGISTERED_DIGEST_ALGORITHMS, type ImagePattern } from '../images/index.js';
+import { compareQuantities, formatQuantity, parseQuantity, type Quantity } from '../quantities/index.js';
 import {
   CHANGE_COMMIT_NAME,
+  DEFAULT_COMMIT_PATTERN,
   USED_COMMITS_NAME,
   DEFAULT_SCRIPT_MANAGERS,
   DEFAULT_TRUSTED_MANAGERS,
@@ -16,6 +17,7 @@ import {
 } from './defaults.js';
 import { sha256Digest } from './digest.js';
 import { globToRegExp } from './glob.js';
+import { unreadableValue } from './identity.js';
 import { childPath } from '../yaml/locate.js';
 import type {
   CompiledCheck,
@@ -76,6 +78,42 @@ function keyRequirements(items: readonly KeyRequirement[] | undefined, path: str
   });
 }
 
+/** Each minimum must not exceed the maximum for the same name, or nothing could pass. */
+function checkBounds(min: ReadonlyMap<string, Quantity>, max: ReadonlyMap<string, Quantity>, path: string, problems: Problems): void {
+  for (const [name, lower] of min) {
+    const upper = max.get(name);
+    if (upper && compareQuantities(lower, upper) > 0) {
+      problems.push({ path: childPath(path, name), message: `minimum ${formatQuantity(lower)} is above the maximum ${formatQuantity(upper)}` });
+    }
+  }
+}
+
+/**
+ * Identities in trust lists are compared exactly (as RBAC does), so one that cannot be read as written —
+ * invisible characters, mixed scripts — is a mistake or a trap, never a usable entry.
+ */
+function identities(entries: readonly string[] | undefined, path: string, problems: Problems): Set<string> {
+  (entries ?? []).forEach((entry, i) => {
+    const problem = unreadableValue('identity', entry, true);
+    if (problem) problems.push({ path: `${path}[${i}]`, message: problem });
+  });
+  return new Set(entries ?? []);
+}
+
+/** The rule's commit pattern, matched against the whole value. */
+function commitPattern(source: string | undefined, path: string, problems: Problems): { commitPattern: RegExp; commitPatternSource: string } {
+  const fallback = { commitPattern: new RegExp(`^(?:${DEFAULT_COMMIT_PATTERN})$`), commitPatternSource: '7 to 64 lowercase hex characters' };
+  if (source === undefined || source === DEFAULT_COMMIT_PATTERN) return fallback;
+  try {
+    // Compiled alone first: `x)|(.*` is invalid alone, but anchored it would parse and match anything.
+    new RegExp(source);
+    return { commitPattern: new RegExp(`^(?:${source})$`), commitPatternSource: `a match of /${source}/` };
+  } catch (err) {
+    problems.push({ path, message: `invalid regular expression: ${(err as Error).message}` });
+    return fallback;
+  }
+}
+
 function provenanceKey(spec: ProvenanceKeySpec | undefined, fallback: { name: string; aliases: readonly string[] }, prefix: string): ProvenanceKey {
   const annotation = spec?.annotation ?? `${prefix}${fallback.name}`;
   const aliases = spec?.aliases ?? fallback.aliases;
@@ -85,14 +123,17 @@ function provenanceKey(spec: ProvenanceKeySpec | undefined, fallback: { name: st
 function compileCheck(rule: RuleSpec, path: string, problems: Problems, opts: CompileOptions): CompiledCheck {
   if (rule.images) {
     const r = rule.images;
+    const tags = r.disallowedTags ?? [];
     return {
       type: 'images',
       spec: {
         allowed: patterns(r.allowed, `${path}.images.allowed`, problems),
         disallowed: patterns(r.disallowed, `${path}.images.disallowed`, problems),
-        disallowedTags: new Set(r.disallowedTags ?? []),
+        disallowedTags: new Set(tags),
+        disallowedTagsFolded: new Map((r.disallowedTagsCaseInsensitive ?? true) ? tags.map((t) => [t.toLowerCase(), t] as const) : []),
         requireTag: r.requireTag ?? false,
         requireDigest: r.requireDigest ?? false,
+        digestAlgorithms: new Set(r.digestAlgorithms ?? REGISTERED_DIGEST_ALGORITHMS),
         exempt: patterns(r.exempt, `${path}.images.exempt`, problems),
         containers: r.containers ?? IMAGE_CONTAINER_LISTS,
       },
@@ -103,14 +144,22 @@ function compileCheck(rule: RuleSpec, path: string, problems: Problems, opts: Co
     if (r.containers?.includes('ephemeralContainers')) {
       problems.push({ path: `${path}.resources.containers`, message: 'ephemeral containers cannot have resources; remove ephemeralContainers' });
     }
+    const maxRequests = quantities(r.maxRequests, `${path}.resources.maxRequests`, problems);
+    const maxLimits = quantities(r.maxLimits, `${path}.resources.maxLimits`, problems);
+    const minRequests = quantities(r.minRequests, `${path}.resources.minRequests`, problems);
+    const minLimits = quantities(r.minLimits, `${path}.resources.minLimits`, problems);
+    checkBounds(minRequests, maxRequests, `${path}.resources.minRequests`, problems);
+    checkBounds(minLimits, maxLimits, `${path}.resources.minLimits`, problems);
     return {
       type: 'resources',
       spec: {
         requests: r.requests ?? [],
         limits: r.limits ?? [],
-        maxRequests: quantities(r.maxRequests, `${path}.resources.maxRequests`, problems),
-        maxLimits: quantities(r.maxLimits, `${path}.resources.maxLimits`, problems),
+        maxRequests,
+        maxLimits,
         maxLimitRequestRatio: quantities(r.maxLimitRequestRatio, `${path}.resources.maxLimitRequestRatio`, problems),
+        minRequests,
+        minLimits,
         exempt: patterns(r.exempt, `${path}.resources.exempt`, problems),
         containers: r.containers ?? RESOURCE_CONTAINER_LISTS,
       },
@@ -130,8 +179,10 @@ function compileCheck(rule: RuleSpec, path: string, problems: Problems, opts: Co
       },
     };
   }
+  if (rule.revisionHistory) return { type: 'revisionHistory', spec: { minimum: rule.revisionHistory.minimum } };
   const r = rule.provenance ?? {};
   const prefix = opts.annotationPrefix;
+  const at = `${path}.provenance`;
   return {
     type: 'provenance',
     spec: {
@@ -147,9 +198,10 @@ function compileCheck(rule: RuleSpec, path: string, problems: Problems, opts: Co
       separationOfDuties: r.separationOfDuties ?? true,
       scriptManagers: new Set(r.scriptManagers ?? DEFAULT_SCRIPT_MANAGERS),
       trustedManagers: new Set(r.trustedManagers ?? DEFAULT_TRUSTED_MANAGERS),
-      trustedUsers: new Set(r.trustedUsers ?? []),
-      trustedGroups: new Set(r.trustedGroups ?? []),
-      ...(r.breakGlass ? { breakGlass: { annotation: r.breakGlass.annotation, groups: new Set(r.breakGlass.groups) } } : {}),
+      trustedUsers: identities(r.trustedUsers, `${at}.trustedUsers`, problems),
+      trustedGroups: identities(r.trustedGroups, `${at}.trustedGroups`, problems),
+      ...(r.breakGlass ? { breakGlass: { annotation: r.breakGlass.annotation, groups: identities(r.breakGlass.groups, `${at}.breakGlass.groups`, problems) } } : {}),
+      ...commitPattern(r.commitPattern, `${at}.commitPattern`, problems),
     },
   };
 }

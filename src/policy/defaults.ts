@@ -1,11 +1,15 @@
 /** Defaults a policy gets for what it leaves out. Listed once here and in the README's policy reference. */
 import type { ContainerList } from '../k8s/types.js';
+import type { ImageSourceList } from './types.js';
 
 /** Annotation prefix for everything tracegate reads and writes, unless configured otherwise. */
 export const DEFAULT_ANNOTATION_PREFIX = 'tracegate.io/';
 
-/** Image rules look at every container list: `kubectl debug` adds ephemeral containers to running pods. */
-export const IMAGE_CONTAINER_LISTS: readonly ContainerList[] = ['containers', 'initContainers', 'ephemeralContainers'];
+/**
+ * Image rules look at every image a pod can run: every container list (`kubectl debug` adds ephemeral
+ * containers to running pods) and image volumes, whose image the kubelet pulls as well.
+ */
+export const IMAGE_CONTAINER_LISTS: readonly ImageSourceList[] = ['containers', 'initContainers', 'ephemeralContainers', 'imageVolumes'];
 
 /** Resource rules skip ephemeral containers: the API forbids resources on them. */
 export const RESOURCE_CONTAINER_LISTS: readonly ContainerList[] = ['containers', 'initContainers'];
@@ -50,3 +54,17 @@ export const BREAK_GLASS_CHANGE_NAME = 'break-glass-change';
 
 /** Break-glass annotation name (after the prefix). */
 export const BREAK_GLASS_NAME = 'break-glass';
+
+/**
+ * A commit, unless a policy says otherwise: a git object name, abbreviated (git's default abbreviation is
+ * 7) up to a full SHA-256 object name (64). Lowercase only, as git prints them: `ABC1234` would otherwise
+ * pass for a new commit next to `abc1234`.
+ */
+export const DEFAULT_COMMIT_PATTERN = '[0-9a-f]{7,64}';
+
+/**
+ * `spec.revisionHistoryLimit` of a Deployment, StatefulSet or DaemonSet that leaves it out: the apps/v1
+ * default (SetDefaults_Deployment, SetDefaults_StatefulSet, SetDefaults_DaemonSet in
+ * pkg/apis/apps/v1/defaults.go), which the gate also stamps.
+ */
+export const APPS_DEFAULT_REVISION_HISTORY_LIMIT = 10;

@@ -1,7 +1,9 @@
 /**
  * Policy files → a validated, compiled, frozen PolicySet. `parse` is pure (text in, policies out);
- * `load` is the file-system edge. Every failure names the file, the line, the path inside the
- * document and what is wrong, because a bad policy must be a startup error a person can fix at once.
+ * `load` is the file-system edge; `check` does one parsed document (a cluster object) without throwing.
+ * Documents are `Policy` or `TracegatePolicy` (the CRD's form, see tracegate-policy.ts), both checked
+ * by the one schema. Every failure names the file, the line, the path inside the document and what is
+ * wrong, because a bad policy must be a startup error a person can fix at once.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { extname, join, relative, resolve } from 'node:path';
@@ -12,7 +14,8 @@ import { compilePolicy, deepFreeze, type CompileProblem } from './compile.js';
 import { childPath, errorLine, lineOf } from '../yaml/locate.js';
 import { DEFAULT_ANNOTATION_PREFIX } from './defaults.js';
 import { sha256Digest } from './digest.js';
-import type { CompiledPolicy, PolicyDocument, PolicySet } from './types.js';
+import { isTracegatePolicy, objectPath, policyDocumentOf } from './tracegate-policy.js';
+import type { CompiledPolicy, PolicyDocument, PolicySet, PolicySource } from './types.js';
 
 export interface PolicyProblem {
   file: string;
@@ -21,6 +24,16 @@ export interface PolicyProblem {
   path: string;
   message: string;
 }
+
+/** A problem of one document, before it has a file and a line: `linePath` is the field to point at when more precise. */
+export interface CheckedProblem {
+  path: string;
+  linePath?: string;
+  message: string;
+}
+
+/** One document validated and compiled, or why it cannot be used. */
+export type Checked = { ok: true; value: CompiledPolicy } | { ok: false; code: 'POLICY_SCHEMA' | 'POLICY_INVALID'; problems: CheckedProblem[] };
 
 export interface PolicyLoaderOptions {
   /** The JSON Schema object from policies/policy.schema.json. */
@@ -38,13 +51,13 @@ export function pointerToPath(pointer: string): string {
     .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : childPath(acc, seg)), '');
 }
 
-const CHECKS = ['images', 'resources', 'metadata', 'provenance'] as const;
+const CHECKS = ['images', 'resources', 'metadata', 'provenance', 'revisionHistory'] as const;
 
 /** The one-check rule in words, naming the checks a rule has when it has more than one. */
 function oneCheckMessage(value: unknown): string {
   const has = value !== null && typeof value === 'object' ? CHECKS.filter((c) => Object.hasOwn(value, c)) : [];
   const found = has.length > 1 ? `it has ${has.join(' and ')}` : 'it has none';
-  return `a rule needs exactly one check (images, resources, metadata or provenance); ${found}`;
+  return `a rule needs exactly one check (images, resources, metadata, provenance or revisionHistory); ${found}`;
 }
 
 /** `path` names the offending node; `linePath` the field to point at when that is more precise (an unknown key). */
@@ -97,6 +110,28 @@ export function createPolicyLoader(opts: PolicyLoaderOptions) {
   const validate: ValidateFunction = ajv.compile(opts.schema);
   const annotationPrefix = opts.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX;
 
+  /**
+   * Validates and compiles one parsed document (a `Policy`, or a `TracegatePolicy` converted first), never
+   * throwing: problems carry paths as the document wrote them (`spec.version` of a TracegatePolicy).
+   */
+  function check(value: unknown, source: PolicySource): Checked {
+    const cluster = isTracegatePolicy(value);
+    const converted = cluster ? policyDocumentOf(value) : undefined;
+    const doc = converted ? converted.doc : value;
+    const at = cluster ? objectPath : (p: string) => p;
+    const problems: CheckedProblem[] = [...(converted?.problems ?? [])];
+    if (!validate(doc)) {
+      for (const e of usefulErrors(validate.errors ?? [])) {
+        const { linePath, ...d } = describeAjvError(e);
+        problems.push({ path: at(d.path), ...(linePath !== undefined ? { linePath: at(linePath) } : {}), message: d.message });
+      }
+    }
+    if (problems.length) return { ok: false, code: 'POLICY_SCHEMA', problems };
+    const compiled = compilePolicy(doc as PolicyDocument, source, { annotationPrefix });
+    if (!compiled.ok) return { ok: false, code: 'POLICY_INVALID', problems: compiled.problems.map((p: CompileProblem) => ({ ...p, path: at(p.path) })) };
+    return compiled;
+  }
+
   /** Parses every YAML document of one policy file. Throws TracegateError(POLICY_*) naming file and line. */
   function parse(text: string, file: string): CompiledPolicy[] {
     const counter = new LineCounter();
@@ -118,25 +153,17 @@ export function createPolicyLoader(opts: PolicyLoaderOptions) {
         fail('POLICY_PARSE', [{ file, document: index, ...(line !== undefined ? { line } : {}), path: '(document)', message: (err as Error).message }]);
       }
       if (value === null || value === undefined) return; // an empty document (e.g. a trailing `---`)
-      if (!validate(value)) {
-        const problems = usefulErrors(validate.errors ?? []).map((e) => {
-          const { linePath, ...d } = describeAjvError(e);
-          const line = lineOf(doc, counter, linePath ?? d.path);
-          return { file, document: index, ...(line !== undefined ? { line } : {}), ...d };
-        });
-        fail('POLICY_SCHEMA', problems);
-      }
-      const compiled = compilePolicy(value as PolicyDocument, { file, document: index }, { annotationPrefix });
-      if (!compiled.ok) {
+      const checked = check(value, { file, document: index });
+      if (!checked.ok) {
         fail(
-          'POLICY_INVALID',
-          compiled.problems.map((p: CompileProblem) => {
-            const line = lineOf(doc, counter, p.path);
+          checked.code,
+          checked.problems.map(({ linePath, ...p }) => {
+            const line = lineOf(doc, counter, linePath ?? p.path);
             return { file, document: index, ...(line !== undefined ? { line } : {}), ...p };
           }),
         );
       }
-      out.push(compiled.value);
+      out.push(checked.value);
     });
     return out;
   }
@@ -183,7 +210,7 @@ export function createPolicyLoader(opts: PolicyLoaderOptions) {
     return toSet(policies);
   }
 
-  return { parse, toSet, load };
+  return { check, parse, toSet, load };
 }
 
 export type PolicyLoader = ReturnType<typeof createPolicyLoader>;

@@ -37,23 +37,42 @@ export interface CommitBaseline {
   current?: string;
 }
 
+/** Abbreviated or full hex object names: git abbreviates to 7 at least. */
+const HEX_COMMIT_RE = /^[0-9a-fA-F]{7,}$/;
+
+/**
+ * True when two commit values name the same commit: equal, or both hex and one an abbreviation of the
+ * other (`c0ffee1` and `c0ffee1d2e…`), so abbreviating the current commit does not pass for a new one.
+ */
+export function sameCommit(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (!HEX_COMMIT_RE.test(a) || !HEX_COMMIT_RE.test(b)) return false;
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x.length <= y.length ? y.startsWith(x) : x.startsWith(y);
+}
+
+function used(baseline: CommitBaseline, value: string): boolean {
+  for (let i = 0; i < baseline.used.length; i++) if (sameCommit(baseline.used[i]!, value)) return true;
+  return false;
+}
+
 /**
  * Finds the commit of a change and whether it is new. A value is new when the object did not carry it
  * at the last template change, or when this request sets it and it is not the commit the gate stamped
  * for the current version — so restoring an earlier revision's annotations (a rollback) counts, while a
  * stale alias left on the object never covers a second change. Without the gate's stamps (an object
- * that never passed it) only a value the old object did not carry is new.
+ * that never passed it) only a value the old object did not carry is new. Values are compared with
+ * {@link sameCommit}: an abbreviation of a used commit is that commit.
  */
 export function findFreshCommit(now: Sources, key: ProvenanceKey, old: Sources | undefined, baseline: CommitBaseline): { found?: FoundValue; fresh: boolean } {
   let first: FoundValue | undefined;
   for (let i = 0; i < now.length; i++) {
-    // Indexed: key.keys is usually a frozen rule field, and for…of over one allocates per element.
-    for (let j = 0; j < key.keys.length; j++) {
-      const k = key.keys[j]!;
+    for (const k of key.keys) {
       const v = read(now, key, i, k);
       if (v === undefined) continue;
       const setNow = !old || read(old, key, i, k) !== v;
-      if (!baseline.used.includes(v) || (setNow && baseline.current !== undefined && v !== baseline.current)) return { found: { key: k, value: v }, fresh: true };
+      if (!used(baseline, v) || (setNow && baseline.current !== undefined && !sameCommit(v, baseline.current))) return { found: { key: k, value: v }, fresh: true };
       first ??= { key: k, value: v };
     }
   }
@@ -64,8 +83,7 @@ export function findFreshCommit(now: Sources, key: ProvenanceKey, old: Sources |
 export function findProvenance(now: Sources, key: ProvenanceKey, old?: Sources): FoundValue | undefined {
   let first: FoundValue | undefined;
   for (let i = 0; i < now.length; i++) {
-    for (let j = 0; j < key.keys.length; j++) {
-      const k = key.keys[j]!;
+    for (const k of key.keys) {
       const v = read(now, key, i, k);
       if (v === undefined) continue;
       if (!old) return { key: k, value: v };

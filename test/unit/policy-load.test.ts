@@ -51,7 +51,7 @@ function problemsOf(err: TracegateError): PolicyProblem[] {
 describe('bundled policies', () => {
   it('every file in policies/ loads on its own and together', async () => {
     const files = (await readdir(bundledPoliciesDir)).filter((f) => f.endsWith('.yaml')).sort();
-    assert.deepEqual(files, ['image-hygiene.yaml', 'provenance.yaml', 'resources.yaml']);
+    assert.deepEqual(files, ['image-hygiene.yaml', 'provenance.yaml', 'resources.yaml', 'rollback-history.yaml']);
     for (const f of files) {
       const set = await loader.load([join(bundledPoliciesDir, f)], repoRoot);
       assert.equal(set.policies.length, 1, f);
@@ -61,9 +61,10 @@ describe('bundled policies', () => {
     assert.deepEqual(
       set.policies.map((p) => [p.name, p.version, p.rules.map((r) => `${r.action} ${r.id} ${r.check.type}`)]),
       [
-        ['image-hygiene', '1.0.0', ['deny no-latest images']],
-        ['provenance', '1.0.0', ['deny change-provenance provenance']],
-        ['resources', '1.0.0', ['deny requests-and-limits resources']],
+        ['image-hygiene', '1.1.0', ['deny no-latest images']],
+        ['provenance', '1.1.0', ['deny change-provenance provenance']],
+        ['resources', '1.1.0', ['deny requests-and-limits resources']],
+        ['rollback-history', '1.0.0', ['deny min-revision-history revisionHistory']],
       ],
     );
     for (const p of set.policies) assert.match(p.digest, DIGEST, p.name);
@@ -76,7 +77,7 @@ describe('bundled policies', () => {
     assert.equal(check.type, 'provenance');
     if (check.type !== 'provenance') return;
     assert.deepEqual([...check.spec.scriptManagers].sort(), ['kubectl', 'kubectl-client-side-apply', 'kubectl-edit', 'kubectl-patch', 'kubectl-replace', 'kubectl-set']);
-    assert.deepEqual([...check.spec.trustedManagers].sort(), ['argocd-controller', 'helm', 'helm-controller', 'kustomize-controller']);
+    assert.deepEqual([...check.spec.trustedManagers].sort(), ['argocd-controller', 'helm', 'helm-controller', 'kustomize-controller', 'tracegate-recorder']);
     assert.deepEqual(check.spec.commit.keys, ['tracegate.io/commit', 'ci/commit', 'commit', 'git-commit', 'gitCommit']);
     assert.equal(check.spec.separationOfDuties, true);
   });
@@ -88,7 +89,7 @@ describe('invalid policy files fail loudly: file, line, path, what is wrong', ()
     { file: 'unknown-field.yaml', code: 'POLICY_SCHEMA', line: 10, path: 'spec.rules[0]', message: /^unknown field "imagez"$/ },
     { file: 'wrong-type.yaml', code: 'POLICY_SCHEMA', line: 9, path: 'spec.rules[0].images.requireTag', message: /^must be boolean$/ },
     { file: 'missing-rules.yaml', code: 'POLICY_SCHEMA', line: 5, path: 'spec', message: /^missing required field "rules"$/ },
-    { file: 'no-check.yaml', code: 'POLICY_SCHEMA', line: 7, path: 'spec.rules[0]', message: /exactly one check \(images, resources, metadata or provenance\); it has none$/ },
+    { file: 'no-check.yaml', code: 'POLICY_SCHEMA', line: 7, path: 'spec.rules[0]', message: /exactly one check \(images, resources, metadata, provenance or revisionHistory\); it has none$/ },
     { file: 'two-checks.yaml', code: 'POLICY_SCHEMA', line: 7, path: 'spec.rules[0]', message: /exactly one check .*; it has images and resources$/ },
     { file: 'bad-regex.yaml', code: 'POLICY_INVALID', line: 11, path: 'spec.rules[0].metadata.labels[0].allowedRegex', message: /^invalid regular expression: .*\(\[a-z/ },
     { file: 'bad-quantity.yaml', code: 'POLICY_INVALID', line: 12, path: 'spec.rules[0].resources.maxLimits.memory', message: /^invalid quantity "lots"/ },

@@ -1,0 +1,28 @@
+/**
+ * `npm run chart:docs`: writes the chart's values table into README.md between its markers
+ * (scripts/lib/chart-docs.ts). With --check, writes nothing and exits 1 while the table is stale.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { valueRows, valuesTable, withValuesTable } from './lib/chart-docs.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const chart = join(root, 'charts', 'tracegate');
+const schema = JSON.parse(await readFile(join(chart, 'values.schema.json'), 'utf8')) as Record<string, unknown>;
+const values: unknown = parse(await readFile(join(chart, 'values.yaml'), 'utf8'));
+const readmePath = join(root, 'README.md');
+const readme = await readFile(readmePath, 'utf8');
+const next = withValuesTable(readme, valuesTable(valueRows(schema, values)));
+if (process.argv.includes('--check')) {
+  if (next !== readme) {
+    process.stderr.write('the values table in README.md is stale: run npm run chart:docs\n');
+    process.exitCode = 1;
+  }
+} else if (next !== readme) {
+  await writeFile(readmePath, next);
+  process.stdout.write('wrote the values table in README.md\n');
+} else {
+  process.stdout.write('README.md values table is up to date\n');
+}
