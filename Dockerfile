@@ -21,6 +21,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY policies ./policies
+# The web view's stylesheet (tracegate ui), found at run time beside the sources: src/ui/start.ts.
+COPY src/ui/static ./src/ui/static
 # 1000 = the image's `node` user, given numerically so the kubelet can verify runAsNonRoot.
 # Everything above stays root-owned: the gate cannot modify its own code or policies.
 USER 1000:1000

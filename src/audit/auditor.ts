@@ -1,0 +1,360 @@
+/**
+ * The background audit, run by the recorder's leader: every pod-bearing workload judged by the gate's
+ * engine against the policy set, written as one PolicyReport per namespace and a ClusterPolicyReport.
+ *
+ * A full pass (on becoming leader, every interval, on a policy change) lists namespace by namespace, a
+ * page at a time, and keeps only each workload's compact audit (results.ts), never the objects; it
+ * rewrites only the reports whose content changed. Between passes a workload change (the recorder's
+ * watch) re-judges that one workload and rewrites only its namespace's report, coalesced over
+ * `flushDelayMs`; a deletion removes its results, and a namespace left without workloads loses its
+ * report. The cluster summary is written by full passes only, so a change costs one write.
+ */
+import type { Logger } from 'pino';
+import type { KubeObject } from '../k8s/types.js';
+import type { AuditMetrics } from '../metrics.js';
+import { createParseMemo, type ParseMemo } from '../policy/rules/context.js';
+import type { PolicySet } from '../policy/types.js';
+import { createTenantResolver, type TenancyOptions } from '../tenancy/resolve.js';
+import { isWorkloadKind } from '../workload/pod-template.js';
+import { addToTotals, buildClusterReport, buildReport, emptySummary, type RuleTotals, type Summary } from './report.js';
+import type { ReportStore, SaveOutcome } from './report-store.js';
+import { auditResults, countResults, isAuditedWorkload, sameAudit, workloadRefOf, type WorkloadAudit } from './results.js';
+import type { WorkloadSource } from './workload-source.js';
+
+/** A rollout touches its workload several times within a second: one report write covers them. */
+export const DEFAULT_FLUSH_DELAY_MS = 1_000;
+/** How soon a pass that found the PolicyReport CRDs missing looks again (capped by the interval). */
+export const DEFAULT_UNAVAILABLE_RETRY_MS = 60_000;
+
+export interface AuditorConfig {
+  /** Time between full passes (> 0; a disabled audit has no auditor). */
+  intervalMs: number;
+  /** tracegate's annotation prefix. */
+  prefix: string;
+  flushDelayMs?: number;
+  unavailableRetryMs?: number;
+}
+
+export interface AuditorDeps {
+  source: WorkloadSource;
+  store: ReportStore;
+  log: Logger;
+  metrics?: AuditMetrics;
+  /** The policy set the gate enforces, as loaded at start; {@link Auditor.setPolicies} swaps it. */
+  policies: PolicySet;
+  /** How a namespace names its tenant (a label, or a pattern over names), as the gate's --tenant-label and --namespace-pattern. */
+  tenancy?: TenancyOptions;
+  /** Whether this replica may write (holds the Lease); checked before every report write. */
+  canWrite: () => boolean;
+  config: AuditorConfig;
+  now?: () => Date;
+}
+
+/** What one full pass did. */
+export interface PassStats {
+  namespaces: number;
+  /** Objects listed (owned ones included) and workloads audited. */
+  listed: number;
+  workloads: number;
+  results: Summary;
+  writes: Record<SaveOutcome, number>;
+  errors: number;
+  durationMs: number;
+}
+
+class Abandoned extends Error {}
+
+/** Creates the auditor; the recorder calls `setActive` with its leadership and feeds it its watch events. */
+export function createAuditor(deps: AuditorDeps) {
+  const { source, store, log, metrics, config } = deps;
+  const now = deps.now ?? (() => new Date());
+  const flushDelayMs = config.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
+  const retryMs = Math.min(config.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS, config.intervalMs);
+  const meta = { prefix: config.prefix };
+  let set = deps.policies;
+  // Only the tenant label of each namespace, from the last pass's namespace list: a few bytes per namespace.
+  const tenantLabels = new Map<string, Record<string, string>>();
+  const tenantOf = deps.tenancy ? createTenantResolver(deps.tenancy, { labels: (ns) => tenantLabels.get(ns) }) : undefined;
+  let memo: ParseMemo = createParseMemo();
+  const byNs = new Map<string, Map<string, WorkloadAudit>>();
+  /** What this process last wrote per namespace: an incremental write needs no read first. */
+  const written = new Map<string, { content: string; resourceVersion: string }>();
+  const dirty = new Set<string>();
+  const totals = emptySummary();
+  let active = false;
+  let ready = false;
+  let unavailableLogged = false;
+  /** During a pass: namespaces it has yet to list (their events wait for it) and the one being listed. */
+  let pending: Set<string> | undefined;
+  let current: { ns: string; touched: Map<string, WorkloadAudit | null> } | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  let tasks = 0;
+  let passQueued = false;
+  let flushTimer: NodeJS.Timeout | undefined;
+  let intervalTimer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const writable = () => active && deps.canWrite();
+  const seconds = () => Math.floor(now().getTime() / 1000);
+
+  function enqueue(task: () => Promise<void>): void {
+    tasks++;
+    chain = chain.then(task).catch((err: unknown) => log.error({ err: String((err as Error)?.message ?? err) }, 'audit failed')).finally(() => void tasks--);
+  }
+
+  function adjustTotals(audit: WorkloadAudit | undefined, sign: 1 | -1): void {
+    if (!audit) return;
+    const c = emptySummary();
+    countResults(audit, c);
+    for (const k of Object.keys(c) as (keyof Summary)[]) totals[k] += sign * c[k];
+  }
+
+  function publishTotals(): void {
+    if (!metrics) return;
+    for (const [k, v] of Object.entries(totals)) metrics.results.set({ result: k }, v);
+    let n = 0;
+    for (const m of byNs.values()) n += m.size;
+    metrics.workloads.set(n);
+  }
+
+  function judge(obj: KubeObject, prev: WorkloadAudit | undefined): WorkloadAudit | undefined {
+    const ns = obj.metadata?.namespace ?? '';
+    const tenant = tenantOf?.(ns);
+    const audit = auditResults(obj, set, { memo, now: seconds(), ...(tenant !== undefined ? { tenant } : {}) });
+    // Found again, not found anew: the result keeps the time it was first found.
+    return audit && prev && sameAudit(prev, audit) ? { ...audit, foundAt: prev.foundAt } : audit;
+  }
+
+  function counted(writes: Record<SaveOutcome, number>, outcome: SaveOutcome): void {
+    writes[outcome]++;
+    if (outcome === 'created' || outcome === 'replaced' || outcome === 'deleted') metrics?.writes.inc({ operation: outcome });
+  }
+
+  async function saveNamespace(ns: string, useHint: boolean, writes: Record<SaveOutcome, number>): Promise<void> {
+    if (!writable()) throw new Abandoned();
+    const map = byNs.get(ns);
+    const report = map?.size ? buildReport(ns, map.values(), meta) : undefined;
+    const r = await store.save(ns, report, useHint ? written.get(ns) : undefined);
+    if (r.content !== undefined && r.resourceVersion) written.set(ns, { content: r.content, resourceVersion: r.resourceVersion });
+    else written.delete(ns);
+    counted(writes, r.outcome);
+  }
+
+  async function pass(reason: string): Promise<PassStats | undefined> {
+    if (!writable()) return undefined;
+    const started = Date.now();
+    if (!(await store.available())) {
+      metrics?.runs.inc({ outcome: 'unavailable' });
+      const line = 'PolicyReport CRDs (wgpolicyk8s.io/v1alpha2) are not installed: no audit reports until they are (apply manifests/crds/wgpolicyk8s-policyreports.yaml); looking again later';
+      if (!unavailableLogged) log.warn({ retryInMs: retryMs }, line);
+      else log.debug({ retryInMs: retryMs }, line);
+      unavailableLogged = true;
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => requestPass('retry'), retryMs);
+      retryTimer.unref();
+      return undefined;
+    }
+    unavailableLogged = false;
+    memo = createParseMemo();
+    const stats: PassStats = { namespaces: 0, listed: 0, workloads: 0, results: emptySummary(), writes: { created: 0, replaced: 0, unchanged: 0, deleted: 0, absent: 0 }, errors: 0, durationMs: 0 };
+    const names: string[] = [];
+    try {
+      tenantLabels.clear();
+      for await (const n of source.namespaces()) {
+        names.push(n.name);
+        const tenant = deps.tenancy ? n.labels[deps.tenancy.tenantLabel] : undefined;
+        if (tenant) tenantLabels.set(n.name, { [deps.tenancy!.tenantLabel]: tenant });
+      }
+    } catch (err) {
+      metrics?.runs.inc({ outcome: 'failed' });
+      throw err;
+    }
+    pending = new Set(names);
+    // A namespace gone since the last pass took its report along.
+    for (const ns of [...byNs.keys()]) if (!pending.has(ns)) drop(ns);
+    try {
+      for (const ns of names) {
+        if (!writable()) throw new Abandoned();
+        pending.delete(ns);
+        current = { ns, touched: new Map() };
+        const before = byNs.get(ns);
+        const fresh = new Map<string, WorkloadAudit>();
+        try {
+          for await (const obj of source.workloads(ns)) {
+            stats.listed++;
+            if (!isAuditedWorkload(obj)) continue;
+            const uid = obj.metadata?.uid ?? '';
+            const audit = judge(obj, before?.get(uid));
+            if (audit) fresh.set(uid, audit);
+          }
+        } catch (err) {
+          stats.errors++;
+          log.warn({ namespace: ns, err: String((err as Error)?.message ?? err) }, 'audit could not list this namespace; its report stays as it was');
+          current = undefined;
+          continue;
+        }
+        // Changes the watch saw while the namespace was listed are newer than the list.
+        for (const [uid, a] of current.touched) a ? fresh.set(uid, a) : fresh.delete(uid);
+        current = undefined;
+        for (const a of before?.values() ?? []) adjustTotals(a, -1);
+        for (const a of fresh.values()) adjustTotals(a, 1);
+        if (fresh.size) byNs.set(ns, fresh);
+        else byNs.delete(ns);
+        dirty.delete(ns);
+        stats.namespaces++;
+        try {
+          await saveNamespace(ns, false, stats.writes);
+        } catch (err) {
+          if (err instanceof Abandoned) throw err;
+          stats.errors++;
+          dirty.add(ns);
+          log.warn({ namespace: ns, err: String((err as Error)?.message ?? err) }, 'audit report not written; retried on the next change or pass');
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof Abandoned)) throw err;
+      metrics?.runs.inc({ outcome: 'abandoned' });
+      log.info({ reason }, 'audit pass abandoned: no longer the leader');
+      return undefined;
+    } finally {
+      pending = undefined;
+      current = undefined;
+    }
+    ready = true;
+    const cluster: RuleTotals = new Map();
+    for (const m of byNs.values()) for (const a of m.values()) (stats.workloads++, addToTotals(cluster, a), countResults(a, stats.results));
+    if (!writable()) return undefined;
+    counted(stats.writes, await store.saveCluster(buildClusterReport(cluster, set.digest, seconds())));
+    stats.durationMs = Date.now() - started;
+    metrics?.runs.inc({ outcome: stats.errors ? 'failed' : 'complete' });
+    metrics?.passSeconds.set(stats.durationMs / 1000);
+    publishTotals();
+    const w = stats.writes;
+    log.info({ reason, namespaces: stats.namespaces, workloads: stats.workloads, fail: stats.results.fail, warn: stats.results.warn, written: w.created + w.replaced + w.deleted, unchanged: w.unchanged, errors: stats.errors, durationMs: stats.durationMs, policySet: set.digest }, 'audit pass done');
+    if (dirty.size) scheduleFlush();
+    return stats;
+  }
+
+  function drop(ns: string): void {
+    for (const a of byNs.get(ns)?.values() ?? []) adjustTotals(a, -1);
+    byNs.delete(ns);
+    written.delete(ns);
+    dirty.delete(ns);
+  }
+
+  async function flush(): Promise<void> {
+    const writes = { created: 0, replaced: 0, unchanged: 0, deleted: 0, absent: 0 };
+    for (const ns of [...dirty]) {
+      if (!writable()) return;
+      dirty.delete(ns);
+      try {
+        await saveNamespace(ns, true, writes);
+      } catch (err) {
+        if (err instanceof Abandoned) return;
+        log.warn({ namespace: ns, err: String((err as Error)?.message ?? err) }, 'audit report not written; retried on the next change or pass');
+      }
+    }
+    publishTotals();
+  }
+
+  function scheduleFlush(): void {
+    if (flushTimer || !active) return;
+    tasks++;
+    flushTimer = setTimeout(() => {
+      flushTimer = undefined;
+      tasks--;
+      enqueue(flush);
+    }, flushDelayMs);
+    flushTimer.unref();
+  }
+
+  function requestPass(reason: string): void {
+    if (!active || passQueued) return;
+    passQueued = true;
+    enqueue(async () => {
+      passQueued = false;
+      await pass(reason);
+    });
+  }
+
+  /** Applies a workload's new audit (undefined: gone) where the state of its namespace is. */
+  function apply(ns: string, uid: string, audit: WorkloadAudit | undefined): void {
+    if (current?.ns === ns) return void current.touched.set(uid, audit ?? null);
+    const map = byNs.get(ns);
+    const prev = map?.get(uid);
+    if (!audit && !prev) return;
+    if (audit && prev && sameAudit(prev, audit)) return;
+    adjustTotals(prev, -1);
+    adjustTotals(audit, 1);
+    if (audit) (map ?? byNs.set(ns, new Map()).get(ns)!).set(uid, audit);
+    else {
+      map!.delete(uid);
+      if (!map!.size) byNs.delete(ns);
+    }
+    dirty.add(ns);
+    scheduleFlush();
+  }
+
+  /** Whether an event in this namespace is the auditor's to apply now (else a pass covers it). */
+  const applicable = (ns: string) => active && (ready || pending !== undefined) && !pending?.has(ns);
+
+  /** Leading: a full pass now and every interval. Following: stop, and forget (the next leader starts afresh). */
+  function setActive(on: boolean): void {
+    if (on === active) return;
+    active = on;
+    clearInterval(intervalTimer);
+    clearTimeout(retryTimer);
+    if (on) {
+      requestPass('leader');
+      intervalTimer = setInterval(() => requestPass('interval'), config.intervalMs);
+      intervalTimer.unref();
+      return;
+    }
+    if (flushTimer) {
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
+      tasks--;
+    }
+    for (const ns of [...byNs.keys()]) drop(ns);
+    ready = false;
+  }
+
+  return {
+    /** A workload's new state (the recorder's watch: add or update). */
+    observe(obj: KubeObject): void {
+      if (!isWorkloadKind(obj.kind)) return;
+      const ref = workloadRefOf(obj);
+      if (!ref || !applicable(ref.namespace)) return;
+      // One that became owned (a ReplicaSet adopted by a Deployment) leaves the report.
+      apply(ref.namespace, ref.uid, isAuditedWorkload(obj) ? judge(obj, byNs.get(ref.namespace)?.get(ref.uid)) : undefined);
+    },
+    /** A workload was deleted: its results go. */
+    forget(obj: KubeObject): void {
+      const ref = workloadRefOf(obj);
+      if (ref && applicable(ref.namespace)) apply(ref.namespace, ref.uid, undefined);
+    },
+    setActive,
+    /** A new policy set: a full pass judges everything again when its digest differs. */
+    setPolicies(next: PolicySet): void {
+      if (next.digest === set.digest) return;
+      set = next;
+      requestPass('policies');
+    },
+    /** Runs a full pass now (after any queued work); resolves with what it did (undefined: not leading, CRDs missing, abandoned). */
+    async fullPass(reason = 'requested'): Promise<PassStats | undefined> {
+      let out: PassStats | undefined;
+      enqueue(async () => void (out = await pass(reason)));
+      await chain;
+      return out;
+    },
+    /** Resolves once no pass or report write is queued or running. */
+    async idle(): Promise<void> {
+      while (tasks > 0) await (flushTimer ? new Promise((r) => setTimeout(r, flushDelayMs)) : chain);
+    },
+    stop(): void {
+      setActive(false);
+    },
+  };
+}
+
+export type Auditor = ReturnType<typeof createAuditor>;
