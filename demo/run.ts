@@ -20,6 +20,7 @@ const CI: As & { prompt: string } = { user: 'system:serviceaccount:ci:deployer',
 const ALICE: As & { prompt: string } = { user: 'alice', groups: ['team-a:developers'], prompt: 'alice' };
 const CAROL: As & { prompt: string } = { user: 'carol', groups: ['team-a:developers', 'tracegate:break-glass'], prompt: 'carol (on call)' };
 const BOT: As & { prompt: string } = { user: 'system:serviceaccount:orchestrator:bot', prompt: 'orchestrator' };
+const BOB_DELETES: As & { prompt: string } = { user: 'bob', groups: ['team-a:developers'], prompt: 'bob' };
 
 function image(tag: string): string {
   return `registry.example.com/team-a/web:${tag}`;
@@ -71,6 +72,11 @@ function helm(c: StoryCluster, who: As & { prompt: string }, args: string[], hel
 function tracegate(c: StoryCluster, who: As & { prompt: string }, args: string[]): Promise<ToolResult> {
   return run(who, 'tracegate', args, () => c.tracegate(args, who));
 }
+
+/** The pod template's containers, as `kubectl get -o custom-columns` shows them. */
+const CONTAINER_COLUMNS = 'custom-columns=CONTAINERS:.spec.template.spec.containers[*].name,IMAGES:.spec.template.spec.containers[*].image';
+/** A sidecar every bundled policy accepts, added with `kubectl patch`. */
+const SIDECAR = JSON.stringify({ spec: { template: { spec: { containers: [{ name: 'sidecar', image: 'registry.example.com/team-a/proxy:2.0.0', resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } } }] } } } });
 
 /** The columns of the gate's stamp on a Deployment, as `kubectl get -o custom-columns` shows them. */
 const STAMP_COLUMNS = `custom-columns=IMAGE:.spec.template.spec.containers[0].image,TENANT:.metadata.annotations.tracegate\\.io/tenant,COMMIT:.metadata.annotations.tracegate\\.io/commit,APPROVER:.metadata.annotations.tracegate\\.io/approver,CHANGED-BY:.metadata.annotations.tracegate\\.io/changed-by,CHANGE-ID:.metadata.annotations.tracegate\\.io/change-id`;
@@ -139,21 +145,48 @@ async function play(c: StoryCluster): Promise<void> {
   print(shown(await c.kubectl(['apply', '-f', '-'], { ...ALICE, input: spoof })));
   explain('the tenant comes from the namespace; a disagreeing annotation is refused, never trusted.');
 
-  section('8. One history for every change — helm, kubectl, break-glass');
+  section('8. Only the gate writes its stamps');
+  await kubectl(c, ALICE, ['annotate', 'deployment/web', 'tracegate.io/changed-by=bob', 'tracegate.io/change-approver=cto', '-n', NS, '--overwrite']);
+  await kubectl(c, ALICE, ['get', 'deployment', 'web', '-n', NS, '-o', 'custom-columns=CHANGED-BY:.metadata.annotations.tracegate\\.io/changed-by,CHANGE-APPROVER:.metadata.annotations.tracegate\\.io/change-approver']);
+  explain('the edit is admitted, but the gate writes its stamps back: only the gate makes them, and their MAC proves it.');
+
+  section('9. No kind is a side door');
+  const sts = JSON.stringify({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: 'db', namespace: NS },
+    spec: { serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: image('latest') }] } } },
+  });
+  print();
+  print(`${ALICE.prompt}$ kubectl apply -f db.yaml    # a StatefulSet with :latest, no resources, no provenance`);
+  print(shown(await c.kubectl(['apply', '-f', '-'], { ...ALICE, input: sts })));
+  explain('StatefulSets, DaemonSets, Jobs, CronJobs, bare Pods and kubectl debug are judged like Deployments.');
+
+  section('10. One history for every change — helm, kubectl, break-glass');
   await c.recorded(NS, 'web');
   await helm(c, CI, ['history', 'web', '-n', NS]);
   explain('Helm wrote revision 1; the recorder appended the kubectl changes with who, what, commit and approver.');
   await tracegate(c, CI, ['history', `${NS}/web`]);
-  explain('the same history with provenance columns (Helm\'s own revisions carry theirs in the chart values).');
+  explain('the same history with a verdict and provenance for every revision — Helm\'s own install is CI\'s, as the gate stamped it.');
 
-  section('9. helm rollback, through the gate');
-  await kubectl(c, CI, ['annotate', 'deployment/web', 'ci/commit=rb-5c1d2e', 'approvedBy=bob', '-n', NS, '--overwrite']);
+  section('11. Rollback exactly: whatever changed since, the revision comes back field for field');
+  await kubectl(c, ALICE, ['annotate', 'deployment/web', 'ci/commit=5c1d2e9', 'approvedBy=bob', '-n', NS, '--overwrite']);
+  await kubectl(c, ALICE, ['patch', 'deployment/web', '-n', NS, '--type', 'strategic', '-p', SIDECAR]);
+  await c.recorded(NS, 'web');
+  await kubectl(c, CI, ['get', 'deployment', 'web', '-n', NS, '-o', CONTAINER_COLUMNS]);
+  explain('kubectl set image and kubectl patch each own fields now (managedFields): a server-side apply of revision 1 would keep the sidecar.');
+  await tracegate(c, CI, ['rollback', `${NS}/web`, '1']);
+  await kubectl(c, CI, ['get', 'deployment', 'web', '-n', NS, '-o', CONTAINER_COLUMNS]);
+  explain('exactly revision 1\'s pod template (a guarded update, read back and compared), recorded as "Rollback to 1" with revision 1\'s commit.');
+  await kubectl(c, ALICE, ['annotate', 'deployment/web', 'ci/commit=6d2e3f0', 'approvedBy=bob', '-n', NS, '--overwrite']);
+  await kubectl(c, ALICE, ['patch', 'deployment/web', '-n', NS, '--type', 'strategic', '-p', SIDECAR]);
+  await c.recorded(NS, 'web');
   await helm(c, CI, ['rollback', 'web', '2', '-n', NS], true);
   await c.recorded(NS, 'web');
-  await kubectl(c, CI, ['get', 'deployment', 'web', '-n', NS, '-o', STAMP_COLUMNS]);
-  explain('a rollback is a change like any other: it passed the gate with its own commit, and runs revision 2\'s image again.');
+  await kubectl(c, CI, ['get', 'deployment', 'web', '-n', NS, '-o', CONTAINER_COLUMNS]);
+  explain('helm rollback too: Helm\'s three-way merge keeps the sidecar it never saw; the recorder finishes the rollback to exactly revision 2.');
 
-  section('10. The gate is down');
+  section('12. The gate is down');
   await c.stopGate();
   print();
   print('# (every gate replica is gone: the tracegate Service has no endpoints)');
@@ -174,6 +207,13 @@ async function play(c: StoryCluster): Promise<void> {
   explain('what slipped through is still recorded — flagged UNVERIFIED for compliance to review.');
   c.useConfigs(c.configs);
   await c.startGate();
+
+  section('13. Deleted, and still on record');
+  await kubectl(c, BOB_DELETES, ['delete', 'deployment/web', '-n', NS]);
+  await c.waitFor('the deletion in the trail', async () => (await c.tracegate(['history', `${NS}/web`, '-o', 'json'], CI)).stdout.includes('"status": "deleted"'));
+  await helm(c, CI, ['history', 'web', '-n', NS, '--max', '2']);
+  await tracegate(c, CI, ['history', `${NS}/web`]);
+  explain('the release shows it uninstalled, by whom (the gate saw the DELETE); the trail keeps every change, also what Helm prunes.');
 }
 
 const started = Date.now();

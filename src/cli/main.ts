@@ -12,13 +12,17 @@ export const USAGE = `Usage: tracegate COMMAND [options]
 
 Commands:
   serve      run the admission webhook (HTTPS)
-  record     record every Deployment change as a Helm release revision
-  history    show a Deployment's recorded history with provenance
+  record     record every workload change as a Helm release revision and in its ChangeTrail
+  history    show a workload's recorded history with provenance, deleted workloads too
   rollback   restore a recorded revision (like helm rollback)
   check      evaluate manifests against the policies, offline (for CI)
   certs      issue the webhook's CA and serving certificate (and a kustomize overlay)
   policies   list the enforced policies with versions and digests
-  version    print the version
+  approve    sign an approval of a workload change (from a manifest or a live object)
+  verify     re-verify a signed approval offline against an object and the public keys
+  report     export a tenant's change history for a period (CSV or JSON) with a signed digest
+  ui         serve the compliance reviewer's read-only web view (HTTPS, Kubernetes sign-in)
+  version    print the version (also --version)
 
 Run 'tracegate COMMAND --help' for a command's options.
 `;
@@ -37,6 +41,11 @@ export function createCli(extra: Readonly<Record<string, Command>> = {}) {
     check: (args, io) => runCheckCommand(args, io, version),
     certs: (args, io) => runCertsCommand(args, io),
     policies: runPoliciesCommand,
+    // Loaded when run: jose and client-node stay out of the other commands.
+    approve: async (args, io) => (await import('./approve.js')).runApproveCommand(args, io),
+    verify: async (args, io) => (await import('./verify.js')).runVerifyCommand(args, io),
+    report: async (args, io) => (await import('./report.js')).runReportCommand(args, io),
+    ui: async (args, io) => (await import('./ui.js')).runUiCommand(args, io),
     version: async (_args, io) => (io.stdout(`tracegate ${version}\n`), 0),
     ...extra,
   };
@@ -48,7 +57,9 @@ export function createCli(extra: Readonly<Record<string, Command>> = {}) {
       io.stdout(USAGE);
       return name ? 0 : 2;
     }
-    const command = commands[name];
+    if (name === '--version' || name === '-v') return commands.version!(rest, io);
+    // Own keys only: `tracegate constructor` or `toString` is an unknown command, not Object's method.
+    const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
     if (!command) {
       io.stderr(`tracegate: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
       return 2;

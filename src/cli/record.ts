@@ -1,18 +1,21 @@
 /** `tracegate record`: the recorder controller, until SIGTERM/SIGINT. */
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TracegateError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { DEFAULT_ANNOTATION_PREFIX } from '../policy/defaults.js';
+import { loadKeyring } from '../provenance/keys.js';
+import { buildRecordConfig } from '../recorder/config.js';
 import { DEFAULT_LEADER_TIMING } from '../recorder/leader.js';
 import { startRecorder } from '../recorder/run.js';
 import type { CliIo } from './io.js';
 import { loadKubeConfig } from './kube-client.js';
+import { loadPolicySet } from './policies-option.js';
 
 export const RECORD_USAGE = `Usage: tracegate record [options]
 
-Watch Deployments and record every pod-template change as a Helm release revision (Secret driver),
-so helm history and helm rollback cover changes made outside Helm. Replicas elect a leader through a
+Watch every workload kind with a pod template and record each change and deletion as a Helm release
+revision (Secret driver) and in its ChangeTrail, so helm history and helm rollback cover changes made
+outside Helm and nothing is lost to pruning. Replicas elect a leader through a
 Lease; only the leader writes.
 
 Options:
@@ -24,15 +27,22 @@ Options:
       --identity ID            this replica's identity in the Lease ($POD_NAME or the host name)
       --metrics-port N         port for /healthz, /readyz and /metrics (8080)
       --annotation-prefix P    prefix of tracegate's annotations (tracegate.io/)
+      --provenance-keys DIR    the MAC keys shared with the gate (<id>.key files, and current); without
+                               them no change can be verified and every one is recorded UNVERIFIED
+                               [TRACEGATE_PROVENANCE_KEYS]
+      --restore-rollbacks B    finish a helm rollback that left fields its revision does not have (a
+                               sidecar kubectl patch added survives Helm 4's server-side apply): replace
+                               the pod template with the revision's (true; false needs no workload writes)
+      --audit-interval D       background audit: judge every workload against the policies and write
+                               PolicyReports (wgpolicyk8s.io/v1alpha2) every D, e.g. 30m (1h; 0 = off)
+                               [TRACEGATE_AUDIT_INTERVAL]
+  -p, --policies PATH          policy file or directory the audit judges against, repeatable (bundled
+                               policies) [TRACEGATE_POLICIES, comma-separated]
+      --tenant-label KEY       namespace label naming the tenant (tracegate.io/tenant) [TRACEGATE_TENANT_LABEL]
+      --namespace-pattern RE   tenant from namespace names, via the group "tenant" or group 1 [TRACEGATE_NAMESPACE_PATTERN]
       --log-level LEVEL        pino level (info)
   -h, --help                   show this help
 `;
-
-function intOption(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new TracegateError('USAGE', `--${name} must be a whole number, got ${JSON.stringify(value)}`);
-  return Number(value);
-}
 
 /** Runs the recorder; returns the exit code after a termination signal. */
 export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJS.EventEmitter = process): Promise<number> {
@@ -47,7 +57,13 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
       identity: { type: 'string' },
       'metrics-port': { type: 'string' },
       'annotation-prefix': { type: 'string' },
+      'provenance-keys': { type: 'string' },
       'log-level': { type: 'string' },
+      'restore-rollbacks': { type: 'string' },
+      'audit-interval': { type: 'string' },
+      policies: { type: 'string', short: 'p', multiple: true },
+      'tenant-label': { type: 'string' },
+      'namespace-pattern': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,22 +71,47 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
     io.stdout(RECORD_USAGE);
     return 0;
   }
-  const log = createLogger({ level: values['log-level'] ?? io.env.TRACEGATE_LOG_LEVEL ?? 'info', name: 'tracegate-recorder' });
+  const config = buildRecordConfig({
+    flags: {
+      ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
+      ...(values.namespace !== undefined ? { namespaces: values.namespace } : {}),
+      ...(values['history-max'] !== undefined ? { historyMax: values['history-max'] } : {}),
+      ...(values['lease-namespace'] !== undefined ? { leaseNamespace: values['lease-namespace'] } : {}),
+      ...(values['lease-name'] !== undefined ? { leaseName: values['lease-name'] } : {}),
+      ...(values.identity !== undefined ? { identity: values.identity } : {}),
+      ...(values['metrics-port'] !== undefined ? { metricsPort: values['metrics-port'] } : {}),
+      ...(values['annotation-prefix'] !== undefined ? { annotationPrefix: values['annotation-prefix'] } : {}),
+      ...(values['provenance-keys'] !== undefined ? { provenanceKeyDir: values['provenance-keys'] } : {}),
+      ...(values['log-level'] !== undefined ? { logLevel: values['log-level'] } : {}),
+      ...(values['restore-rollbacks'] !== undefined ? { restoreRollbacks: values['restore-rollbacks'] } : {}),
+      ...(values['audit-interval'] !== undefined ? { auditInterval: values['audit-interval'] } : {}),
+      ...(values.policies !== undefined ? { policies: values.policies } : {}),
+      ...(values['tenant-label'] !== undefined ? { tenantLabel: values['tenant-label'] } : {}),
+      ...(values['namespace-pattern'] !== undefined ? { namespacePattern: values['namespace-pattern'] } : {}),
+    },
+    env: io.env,
+    hostname: hostname(),
+  });
+  const log = createLogger({ level: config.logLevel, name: 'tracegate-recorder' });
+  const keyring = config.provenanceKeyDir ? await loadKeyring(resolve(io.cwd, config.provenanceKeyDir)) : undefined;
+  if (keyring) log.info({ keys: keyring.ids }, 'provenance keys loaded');
+  else log.warn('no provenance keys (--provenance-keys): no change can be verified; every change is recorded UNVERIFIED');
+  // The gate's loader and files (a bad file fails the start, as it fails the gate's).
+  const audit = config.auditIntervalSeconds > 0 ? { policies: await loadPolicySet(config.policies, io, config.annotationPrefix), intervalMs: config.auditIntervalSeconds * 1000 } : undefined;
+  if (audit) log.info({ policySet: audit.policies.digest, policies: audit.policies.policies.map((p) => `${p.name}@${p.version}`), intervalSeconds: config.auditIntervalSeconds }, 'background audit on');
   const running = await startRecorder({
-    kubeConfig: loadKubeConfig(values.kubeconfig, io),
+    kubeConfig: loadKubeConfig(config.kubeconfig, io),
     log,
+    ...(keyring ? { keyring } : {}),
     config: {
-      namespaces: values.namespace ?? [],
-      prefix: values['annotation-prefix'] ?? DEFAULT_ANNOTATION_PREFIX,
-      historyMax: intOption('history-max', values['history-max'], 10),
-      metricsPort: intOption('metrics-port', values['metrics-port'], 8080),
+      namespaces: config.namespaces,
+      prefix: config.annotationPrefix,
+      historyMax: config.historyMax,
+      metricsPort: config.metricsPort,
       metricsHost: '0.0.0.0',
-      lease: {
-        namespace: values['lease-namespace'] ?? io.env.POD_NAMESPACE ?? 'tracegate',
-        name: values['lease-name'] ?? 'tracegate-recorder',
-        identity: values.identity ?? io.env.POD_NAME ?? hostname(),
-        ...DEFAULT_LEADER_TIMING,
-      },
+      restoreRollbacks: config.restoreRollbacks,
+      ...(audit ? { audit: { ...audit, tenancy: { tenantLabel: config.tenantLabel, ...(config.namespacePattern ? { namespacePattern: new RegExp(config.namespacePattern) } : {}) } } } : {}),
+      lease: { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity, ...DEFAULT_LEADER_TIMING },
     },
   });
   return new Promise<number>((done) => {

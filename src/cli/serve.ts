@@ -1,7 +1,7 @@
 /** `tracegate serve`: the admission webhook. SIGTERM/SIGINT drain and exit. */
 import { parseArgs } from 'node:util';
 import { buildConfig } from '../config.js';
-import { createLogger } from '../log.js';
+import { createLoggers } from '../log.js';
 import { startGate, type RunningGate } from '../server/gate.js';
 import type { CliIo } from './io.js';
 
@@ -20,15 +20,29 @@ Options (environment variable in brackets):
       --cert-dir DIR           where development certificates live (certs) [TRACEGATE_CERT_DIR]
       --tls-min-version V      TLSv1.2 (default) or TLSv1.3
   -p, --policies PATH          policy file or directory, repeatable (bundled policies) [TRACEGATE_POLICIES, comma-separated]
+      --policy-source SRC      files (default), cluster (TracegatePolicy objects, applied live) or both
+                               (the files always apply, the objects add to them) [TRACEGATE_POLICY_SOURCE]
       --annotation-prefix P    prefix of tracegate's annotations (tracegate.io/) [TRACEGATE_ANNOTATION_PREFIX]
       --tenant-label KEY       namespace label naming the tenant (tracegate.io/tenant) [TRACEGATE_TENANT_LABEL]
       --namespace-pattern RE   tenant from namespace names, via the group "tenant" or group 1 [TRACEGATE_NAMESPACE_PATTERN]
       --namespaces-file FILE   namespaces (kubectl get ns -o yaml) when no cluster is used [TRACEGATE_NAMESPACES_FILE]
       --tenancy MODE           auto (default), cluster, file or none [TRACEGATE_TENANCY]
-      --kubeconfig FILE        kubeconfig for the namespace cache (in a pod: the ServiceAccount)
+      --kubeconfig FILE        kubeconfig for the namespace cache and policy objects (in a pod: the ServiceAccount)
       --service NAME           Service name for development certificates (tracegate) [TRACEGATE_SERVICE_NAME]
       --service-namespace NS   its namespace (tracegate) [TRACEGATE_SERVICE_NAMESPACE]
       --log-level LEVEL        trace, debug, info (default), warn, error, fatal, silent [TRACEGATE_LOG_LEVEL]
+      --provenance-keys DIR    the MAC keys shared with the recorder (<id>.key files, and current);
+                               outside a pod a development key is kept in <cert-dir>/provenance
+                               [TRACEGATE_PROVENANCE_KEYS]
+      --max-buffered-body-bytes N
+                               bytes all in-flight request bodies may hold; beyond, 429 with Retry-After
+                               (a quarter of the container's memory limit; 64 MiB without one)
+                               [TRACEGATE_MAX_BUFFERED_BODY_BYTES]
+      --min-body-bytes-per-second N
+                               after the grace period, a body slower than this is cut off with 408;
+                               0 disables (16384) [TRACEGATE_MIN_BODY_BYTES_PER_SECOND]
+      --body-rate-grace-ms N   how long a body may take before that floor applies (2000)
+                               [TRACEGATE_BODY_RATE_GRACE_MS]
   -h, --help                   show this help
 `;
 
@@ -45,6 +59,7 @@ export async function runServeCommand(args: string[], io: CliIo, signals: NodeJS
       'cert-dir': { type: 'string' },
       'tls-min-version': { type: 'string' },
       policies: { type: 'string', short: 'p', multiple: true },
+      'policy-source': { type: 'string' },
       'annotation-prefix': { type: 'string' },
       'tenant-label': { type: 'string' },
       'namespace-pattern': { type: 'string' },
@@ -54,6 +69,10 @@ export async function runServeCommand(args: string[], io: CliIo, signals: NodeJS
       service: { type: 'string' },
       'service-namespace': { type: 'string' },
       'log-level': { type: 'string' },
+      'provenance-keys': { type: 'string' },
+      'max-buffered-body-bytes': { type: 'string' },
+      'min-body-bytes-per-second': { type: 'string' },
+      'body-rate-grace-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -70,6 +89,7 @@ export async function runServeCommand(args: string[], io: CliIo, signals: NodeJS
     devCertDir: values['cert-dir'],
     tlsMinVersion: values['tls-min-version'],
     policies: values.policies,
+    policySource: values['policy-source'],
     annotationPrefix: values['annotation-prefix'],
     tenantLabel: values['tenant-label'],
     namespacePattern: values['namespace-pattern'],
@@ -79,11 +99,15 @@ export async function runServeCommand(args: string[], io: CliIo, signals: NodeJS
     serviceName: values.service,
     serviceNamespace: values['service-namespace'],
     logLevel: values['log-level'],
+    provenanceKeyDir: values['provenance-keys'],
+    maxBufferedBodyBytes: values['max-buffered-body-bytes'],
+    minBodyBytesPerSecond: values['min-body-bytes-per-second'],
+    bodyRateGraceMs: values['body-rate-grace-ms'],
   });
-  const log = createLogger({ level: config.logLevel });
+  const { log, decisions } = createLoggers({ level: config.logLevel });
   let gate: RunningGate;
   try {
-    gate = await startGate({ config, log, env: io.env, cwd: io.cwd });
+    gate = await startGate({ config, log, decisionLog: decisions, env: io.env, cwd: io.cwd });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'tracegate gate failed to start');
     throw err;

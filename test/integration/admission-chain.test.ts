@@ -17,7 +17,7 @@ import { buildConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { startGate, type RunningGate } from '../../src/server/gate.js';
-import { allowAll, createAdmissionChain, loadWebhookConfigs, ruleMatches, shouldCallHook, startFakeWebhook, strangerCa } from '../support/admission-chain/index.js';
+import { allowAll, compileWebhookConditions, createAdmissionChain, loadWebhookConfigs, ruleMatches, shouldCallHook, startFakeWebhook, strangerCa } from '../support/admission-chain/index.js';
 import type {
   AdmissionChain,
   FakeHandler,
@@ -245,11 +245,13 @@ describe('webhook configurations from the `tracegate certs --kustomize` overlay'
       ['mutate.tracegate.io', 'Ignore', 3, '/mutate'],
       ['validate.tracegate.io', 'Fail', 5, '/validate'],
       ['scale.validate.tracegate.io', 'Ignore', 2, '/validate'],
+      ['delete.validate.tracegate.io', 'Ignore', 2, '/validate'],
     ]);
     for (const h of hooks) {
       assert.equal(Buffer.from(h.clientConfig.caBundle ?? '', 'base64').toString('utf8'), caPem, `${h.name} trusts the overlay CA`);
       assert.equal(h.matchPolicy, 'Equivalent');
-      assert.equal(h.sideEffects, 'None');
+      // Only the deletion webhook writes something (an Event), never on dry run.
+      assert.equal(h.sideEffects, h.name === 'delete.validate.tracegate.io' ? 'NoneOnDryRun' : 'None');
       assert.deepEqual(h.objectSelector, {});
     }
     assert.equal(configs.mutating[0]!.webhooks[0]!.reinvocationPolicy, 'IfNeeded');
@@ -328,12 +330,16 @@ describe('matching, as ShouldCallHook decides', () => {
     subResource: '',
     kind: deploymentKind,
     namespace: TENANT_NS,
+    name: 'web',
+    userInfo: { username: 'alice', groups: ['system:authenticated'] },
+    dryRun: false,
+    options: null,
     object: { metadata: { labels: { app: 'web' } } },
     oldObject: { metadata: { labels: { app: 'web', tier: 'old' } } },
     ...over,
   });
   const labelsByNs: Record<string, Record<string, string>> = { [TENANT_NS]: { 'tracegate.io/tenant': TENANT_NS }, 'kube-system': {}, tracegate: {} };
-  const ctx: MatchContext = { namespaceLabels: (ns) => labelsByNs[ns], equivalentResources: () => [] };
+  const ctx: MatchContext = { namespaceLabels: (ns) => labelsByNs[ns], equivalentResources: () => [], conditions: (h) => compileWebhookConditions(h) };
   const gateValidate = () => configs.validating[0]!.webhooks[0]!;
   const hook = (over: Partial<ValidatingWebhook>): ValidatingWebhook => ({ ...gateValidate(), ...over });
 
@@ -419,11 +425,12 @@ describe('the real gate behind the chain, driven by the real kubectl', { timeout
     assert.ok(obj);
     const annotations = obj['metadata']['annotations'] as Record<string, string>;
     assert.equal(annotations['tracegate.io/tenant'], TENANT_NS);
-    assert.match(annotations['tracegate.io/change-id'] ?? '', /^[0-9a-z]+\.[0-9a-f]{16}$/);
+    // `<id>.<template hash>.<key id>.<MAC>`; the audit annotation names the change without its MAC.
+    assert.match(annotations['tracegate.io/change-id'] ?? '', /^[0-9a-z]+\.[0-9a-f]{16}\.[a-z0-9-]+\.[A-Za-z0-9_-]{22}$/);
     assert.equal(annotations['tracegate.io/changed-by'], 'admin');
     assert.equal(annotations['tracegate.io/commit'], '3f2a9c1');
     assert.equal(annotations['tracegate.io/approver'], 'bob@example.com');
-    assert.equal(annotations['tracegate.io/change-id'], chain.last?.auditAnnotations['mutate.tracegate.io/change-id']);
+    assert.equal(annotations['tracegate.io/change-id']!.split('.').slice(0, 2).join('.'), chain.last?.auditAnnotations['mutate.tracegate.io/change-id']);
     assert.deepEqual(chain.lastCalls.map((c) => [c.webhook, c.outcome]), [['mutate.tracegate.io', 'patched'], ['validate.tracegate.io', 'allowed']]);
 
     const request = chain.lastCalls[0]!.review?.['request'];
@@ -469,6 +476,7 @@ describe('the real gate behind the chain, driven by the real kubectl', { timeout
     assert.deepEqual(chain.last?.skipped, [
       { stage: 'mutating', webhook: 'mutate.tracegate.io', reason: 'rules' },
       { stage: 'validating', webhook: 'validate.tracegate.io', reason: 'rules' },
+      { stage: 'validating', webhook: 'delete.validate.tracegate.io', reason: 'rules' },
     ]);
     const request = chain.lastCalls[0]!.review?.['request'];
     assert.deepEqual([request.kind, request.resource, request.subResource, request.requestSubResource], [

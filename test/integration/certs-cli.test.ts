@@ -182,6 +182,17 @@ describe('tracegate certs', () => {
 });
 
 describe('tracegate certs --kustomize', () => {
+  it('makes the provenance key once and keeps it when certificates are renewed', async () => {
+    const out = freshDir();
+    assert.equal((await certs(['--out', out, '--kustomize'])).code, 0);
+    const key = (docs: Obj[]) => docs.find((d) => d.metadata?.name === 'tracegate-provenance-key')!.data['k1.key'];
+    const first = key(await render(out));
+    const kept = await certs(['--out', out, '--kustomize']);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stdout, /existing provenance keys kept/);
+    assert.equal(key(await render(out)), first, 'a new key would unverify every change stamped so far');
+  });
+
   it('writes an overlay that kubectl renders into a trusted, complete install', async () => {
     const out = freshDir();
     const res = await certs(['--out', out, '--kustomize']);
@@ -191,8 +202,16 @@ describe('tracegate certs --kustomize', () => {
     const docs = await render(out);
 
     const secrets = docs.filter((d) => d.kind === 'Secret');
-    assert.equal(secrets.length, 1);
-    const secret = secrets[0]!;
+    assert.deepEqual(secrets.map((s) => s.metadata.name).sort(), ['tracegate-provenance-key', 'tracegate-tls']);
+    const secret = secrets.find((s) => s.metadata.name === 'tracegate-tls')!;
+    // The MAC key the gate and the recorder share: made once, kept on renewal, mounted by both.
+    const keySecret = secrets.find((s) => s.metadata.name === 'tracegate-provenance-key')!;
+    assert.deepEqual(Object.keys(keySecret.data).sort(), ['current', 'k1.key']);
+    assert.equal(decode(keySecret.data['current']).trim(), 'k1');
+    assert.equal(Buffer.from(decode(keySecret.data['k1.key']).trim(), 'base64').length, 32);
+    for (const d of docs.filter((x) => x.kind === 'Deployment')) {
+      assert.ok((d.spec.template.spec.volumes as Obj[]).some((v) => v.secret?.secretName === 'tracegate-provenance-key'), `${d.metadata.name} mounts the provenance key`);
+    }
     assert.equal(secret.metadata.name, 'tracegate-tls', 'no name-suffix hash');
     assert.equal(secret.metadata.namespace, 'tracegate');
     assert.equal(secret.type, 'kubernetes.io/tls');
@@ -225,9 +244,10 @@ describe('tracegate certs --kustomize', () => {
     const renewed = await render(out);
     const hooks = renewed.filter((d) => d.kind.endsWith('WebhookConfiguration')).flatMap((c) => c.webhooks as Obj[]);
     assert.ok(hooks.length >= 2 && hooks.every((h) => h.clientConfig.caBundle === caBundleBase64(caPem)));
-    const newCert = decode(renewed.find((d) => d.kind === 'Secret')!.data['tls.crt']);
+    const tls = renewed.find((d) => d.kind === 'Secret' && d.metadata.name === 'tracegate-tls')!;
+    const newCert = decode(tls.data['tls.crt']);
     assert.notEqual(newCert, certPem);
-    assert.ok(verifyServingPair({ caPem, certPem: newCert, keyPem: decode(renewed.find((d) => d.kind === 'Secret')!.data['tls.key']) }).ok);
+    assert.ok(verifyServingPair({ caPem, certPem: newCert, keyPem: decode(tls.data['tls.key']) }).ok);
   });
 
   it('takes the Service from other manifests and patches every webhook there', async () => {

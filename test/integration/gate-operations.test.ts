@@ -106,7 +106,7 @@ describe('probes, metrics and the policy listing', { timeout: HANG_GUARD_MS }, (
     assert.match(String(res.headers['content-type']), /^application\/json/);
     const view = res.json as { digest: string; policies: { name: string; version: string; digest: string }[] };
     assert.match(view.digest, /^sha256:[0-9a-f]{64}$/);
-    assert.deepEqual(view.policies.map((p) => p.name).sort(), ['image-hygiene', 'provenance', 'resources']);
+    assert.deepEqual(view.policies.map((p) => p.name).sort(), ['image-hygiene', 'provenance', 'resources', 'rollback-history']);
     for (const p of view.policies) {
       assert.equal(typeof p.version, 'string');
       assert.match(p.digest, /^sha256:[0-9a-f]{64}$/);

@@ -151,7 +151,7 @@ describe('every shared fixture, on both webhooks', { timeout: HANG_GUARD_MS }, (
         if (webhook === 'validate' && isDeploymentChange) {
           assert.ok(['allow', 'warn', 'deny'].includes(r.auditAnnotations.decision));
           const names = policyRefs(r.auditAnnotations).map((p) => p.split('@')[0]);
-          assert.deepEqual(names.sort(), ['image-hygiene', 'provenance', 'resources']);
+          assert.deepEqual(names.sort(), ['image-hygiene', 'provenance', 'resources', 'rollback-history']);
         }
         if (isDeploymentChange) assert.equal(typeof r.auditAnnotations.decision, 'string');
         if (webhook === 'mutate' && isDeploymentChange && r.allowed) {
@@ -240,15 +240,19 @@ describe('denial message', { timeout: HANG_GUARD_MS }, () => {
     let obj = await k.createDeployment('api', { image: 'registry.example.com/team-a/api:2.0.0', namespace: 'team-a' });
     obj = await k.setResources(obj, { limits: 'cpu=500m,memory=256Mi', requests: 'cpu=250m,memory=128Mi' });
     obj = await k.annotate(obj, { 'ci/commit': '3f2a9c1', approvedBy: 'bob@example.com' });
-    const review = reviewFor(obj, { fieldManager: 'helm', username: 'system:serviceaccount:ci:deployer' });
-    const v = await h.review('/validate', review);
-    assertWellFormed(v, review.request.uid, 'validate');
+    const opts = { fieldManager: 'helm', username: 'system:serviceaccount:ci:deployer' };
+    const review = reviewFor(obj, opts);
+    const m = await h.review('/mutate', review);
+    assertWellFormed(m, review.request.uid, 'mutate');
+    const patched = applyPatchAsApiserver(review.request.object, m.json.response.patch);
+    assert.ok(patched.ok);
+    // The validating stage sees the mutated object (the gate's stamps on it).
+    const validating = reviewFor(patched.value as typeof obj, { ...opts, stage: 'validating' });
+    const v = await h.review('/validate', validating);
+    assertWellFormed(v, validating.request.uid, 'validate');
     assert.equal(v.json.response.allowed, true, v.json.response.status?.message);
     assert.equal(v.json.response.status, undefined);
     assert.equal(v.json.response.auditAnnotations.decision, 'allow');
-    const m = await h.review('/mutate', review);
-    assertWellFormed(m, review.request.uid, 'mutate');
-    assert.ok(applyPatchAsApiserver(review.request.object, m.json.response.patch).ok);
   });
 });
 

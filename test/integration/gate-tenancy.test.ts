@@ -1,16 +1,21 @@
 /**
- * Tenancy in a cluster: the gate keeps namespaces in its own list + watch cache (no client-node) against
- * the test API server, so no API call sits in the admission path. Readiness waits for the first sync; label
- * changes and new namespaces reach decisions; a dropped watch restarts.
+ * Tenancy in a cluster: the gate keeps namespaces in a client-node list + watch cache against the test
+ * API server, so no API call sits in the admission path. Readiness waits for the first sync; label
+ * changes and new namespaces reach decisions; a dropped watch restarts. Without a cluster the gate never
+ * loads client-node (tens of MB of memory), checked in a child process that refuses to resolve it.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { KubeObject } from '../../src/k8s/types.js';
 import { startTestApiServer, type TestApiServer } from '../support/api-server/index.js';
-import { reviewFor, startGateHarness, type GateHarness } from '../support/gate-harness.js';
+import { REPO_ROOT, reviewFor, startGateHarness, type GateHarness } from '../support/gate-harness.js';
+
+const run = promisify(execFile);
 
 /** A hang guard, not a speed check. */
 const DEADLINE_MS = 30_000;
@@ -104,5 +109,51 @@ describe('namespace informer', { timeout: DEADLINE_MS * 4 }, () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('a kubeconfig the gate cannot use', { timeout: DEADLINE_MS }, () => {
+  it('is a startup error naming the file, not a cache that never syncs', async () => {
+    const bad = join(dir, 'bad-kubeconfig');
+    const cluster = { server: 'https://127.0.0.1:1', 'certificate-authority': 'missing-ca.pem' };
+    await writeFile(bad, JSON.stringify({ clusters: [{ name: 'c', cluster }], users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
+    await assert.rejects(startGateHarness({ config: { tenancy: 'cluster', kubeconfig: bad } }), /cannot read .*missing-ca\.pem \(certificate-authority of cluster "c"\): ENOENT/);
+  });
+});
+
+describe('without a cluster', { timeout: DEADLINE_MS * 2 }, () => {
+  /** Runs `node --import tsx` with a resolve hook that fails any import of @kubernetes/client-node. */
+  async function withoutClientNode(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const d = await mkdtemp(join(dir, 'no-client-node-'));
+    await writeFile(
+      join(d, 'hooks.mjs'),
+      `export async function resolve(specifier, context, next) {
+  if (specifier === '@kubernetes/client-node' || specifier.startsWith('@kubernetes/client-node/')) throw new Error('client-node imported from ' + context.parentURL);
+  return next(specifier, context);
+}\n`,
+    );
+    await writeFile(join(d, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
+    try {
+      const r = await run(process.execPath, ['--import', 'tsx', '--import', join(d, 'register.mjs'), ...args], { cwd: REPO_ROOT, timeout: DEADLINE_MS });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  }
+
+  it('the gate loads without client-node, which only a cluster connection imports', async () => {
+    const serve = await withoutClientNode(['src/main.ts', 'serve', '--help']);
+    assert.equal(serve.code, 0, serve.stderr);
+    assert.match(serve.stdout, /^Usage: tracegate serve/);
+    const gate = await withoutClientNode(['--input-type=module', '-e', "const g = await import('./src/server/gate.ts'); console.log(typeof g.startGate);"]);
+    assert.equal(gate.code, 0, gate.stderr);
+    assert.equal(gate.stdout.trim(), 'function');
+  });
+
+  it('while `tracegate history` does load it (the hook works)', async () => {
+    const history = await withoutClientNode(['src/main.ts', 'history', '--help']);
+    assert.notEqual(history.code, 0);
+    assert.match(history.stderr, /client-node imported from/);
   });
 });

@@ -39,8 +39,8 @@ function table(ns: string, release: string): string[] {
 }
 
 function changeIdOf(live: Any): string {
-  const value = live['metadata']['annotations'][keys.changeId] as string;
-  return value.slice(0, value.lastIndexOf('.'));
+  // `<id>.<template hash>.<key id>.<MAC>`: descriptions and labels name the change by its id.
+  return (live['metadata']['annotations'][keys.changeId] as string).split('.')[0]!;
 }
 
 /** The gate-stamped description tracegate writes for a verified image change made with kubectl set image. */
@@ -104,6 +104,7 @@ describe('helm 4: install (server-side apply), a recorded kubectl set image, rol
       Object.fromEntries(Object.entries(rev2!.labels).filter(([k]) => k.startsWith(PREFIX))),
       {
         [`${PREFIX}recorded-by`]: 'tracegate',
+        [`${PREFIX}recorded-revision`]: '2',
         [`${PREFIX}verified`]: 'true',
         [`${PREFIX}tenant`]: 'shop',
         [`${PREFIX}commit`]: 'c0ffee1',
@@ -265,7 +266,7 @@ describe('helm 3: install (client-side apply), a recorded change, rollback, upgr
     const res = await h.cli(['history', `${ns}/web`, '-o', 'json']);
     assert.equal(res.code, 0, res.stderr);
     const out = JSON.parse(res.stdout) as Any;
-    assert.equal(out.release, `${ns}/web`);
+    assert.deepEqual(out.release, { namespace: ns, name: 'web', adopted: false });
     assert.deepEqual(
       (out.revisions as Any[]).map((r) => [r.revision, r.status, r.description.startsWith('image web:') ? 'recorded' : r.description, r.chart]),
       [
@@ -277,8 +278,10 @@ describe('helm 3: install (client-side apply), a recorded change, rollback, upgr
         [6, 'deployed', 'Upgrade complete', 'web-0.1.0'],
       ],
     );
-    const [install, recorded] = out.revisions as Any[];
-    assert.equal(install!.verified, undefined, 'Helm\'s own revisions carry no tracegate provenance');
+    const [install, recorded, rollback] = out.revisions as Any[];
+    // Helm's own revisions are attributed to Helm's caller, from the gate's stamps when Helm applied them.
+    assert.deepEqual([install!.verdict, install!.user, install!.fieldManager], ['verified', 'admin', 'helm']);
+    assert.deepEqual([rollback!.verdict, rollback!.user], ['verified', 'admin']);
     assert.equal(recorded!.approver, 'bob');
   });
 });

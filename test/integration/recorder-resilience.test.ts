@@ -245,8 +245,12 @@ describe('history max', () => {
       await quiet(rec, ns);
     }
     assert.deepEqual(table(ns), ['3 superseded', '4 superseded', '5 deployed']);
-    const pruned = rec.logs.records().filter((r) => r['msg'] === 'pruned old revision (history max)').map((r) => r['revision']);
+    const pruned = rec.logs.records().filter((r) => String(r['msg']).startsWith('pruned old revision (history max)')).map((r) => r['revision']);
     assert.deepEqual(pruned, [1, 2]);
+    // Pruned from Helm, never from the trail: tracegate history still shows who made revisions 1 and 2.
+    const trail = JSON.parse((await h.cli(['history', `${ns}/web`, '-o', 'json'])).stdout) as Any;
+    assert.deepEqual((trail.revisions as Any[]).slice(0, 2).map((r) => [r.revision, r.status]), [[1, 'pruned'], [2, 'pruned']]);
+    assert.equal((trail.revisions as Any[])[1]!.approver, 'bob');
     const history = (await h.ok(h.tools.helm, ['history', 'web', '-n', ns])).stdout.trim().split('\n');
     assert.equal(history.length, 4, 'a header and three revisions');
     assert.match(history[3]!, /^5\s.*deployed.*nginx:1\.28 → nginx:1\.29/);
@@ -282,7 +286,7 @@ describe('a release record over the 1 MiB Secret limit', () => {
     const error = rec.logs.records().find((r) => r['level'] === 'error' && r['code'] === 'RELEASE_TOO_LARGE');
     assert.ok(error, 'an error log line with the code');
     assert.equal(error['msg'], 'cannot record this change');
-    assert.equal(error['workload'], `${ns}/web`);
+    assert.equal(error['workload'], `Deployment/${ns}/web`);
     assert.match(String(error['err']), /release record sh\.helm\.release\.v1\.web\.v2 is \d+ bytes after compression, over the 1048576-byte Secret limit/);
     assert.ok((await rec.metric('tracegate_recorder_errors_total')) >= 1);
     assert.deepEqual(table(ns), ['1 deployed'], 'nothing half-written');

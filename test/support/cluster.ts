@@ -5,10 +5,11 @@
  * the gate exactly as they say, and the recorder watching every namespace. Users run the real kubectl
  * and helm binaries with their own identities. No node:assert here: the demo uses it too.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse, parseAllDocuments } from 'yaml';
 import { createCli } from '../../src/cli/main.js';
 import { runHistoryCommand } from '../../src/cli/history.js';
 import type { CliIo } from '../../src/cli/io.js';
@@ -19,8 +20,9 @@ import { createMetrics } from '../../src/metrics.js';
 import { bundledPoliciesDir, packageRoot } from '../../src/paths.js';
 import type { ProcessedEvent } from '../../src/recorder/controller.js';
 import { startRecorder, type RunningRecorder } from '../../src/recorder/run.js';
+import { loadKeyring, newKeyText } from '../../src/provenance/keys.js';
 import { startGate, type RunningGate } from '../../src/server/gate.js';
-import { createAdmissionChain, loadWebhookConfigs } from './admission-chain/index.js';
+import { createAdmissionChain, followStoredAdmission, loadAdmissionPolicies, loadWebhookConfigs } from './admission-chain/index.js';
 import type { AdmissionChain, WebhookConfigs } from './admission-chain/index.js';
 import { startTestApiServer, type TestApiServer } from './api-server/index.js';
 import { createKubectlLocal } from './kubectl-local.js';
@@ -48,6 +50,8 @@ const PENDING_RETRY_MS = 100;
 const API_RETRY = { attempts: 4, baseDelayMs: 20, maxDelayMs: 200 };
 // `tracegate record --history-max` and Helm's own default.
 const DEFAULT_HISTORY_MAX = 10;
+// The gate writes its deletion note just after answering: a few looks, PENDING_RETRY_MS apart, find it.
+const DELETION_NOTE_ATTEMPTS = 20;
 
 /** A namespace to create, with the tenant label the gate reads. */
 export interface NamespaceSpec {
@@ -66,6 +70,15 @@ export interface StoryClusterOptions {
   recorder?: boolean;
   /** The recorder's `--history-max` (default 10, like Helm; 0 keeps every revision). */
   historyMax?: number;
+  /** Controllers create Pods (through admission, as kube-system controllers): the sandbox wants them. */
+  pods?: boolean;
+  /**
+   * Admission follows the API server's store (`followStoredAdmission`, as the apiserver's dynamic
+   * admission): the overlay's webhook configurations and policy are stored as `kubectl apply -k` stores
+   * them, writes of those objects change admission (a patched caBundle is used for the next call), and
+   * `useConfigs` stores the configurations it is given. Default: a chain of the overlay's, fixed.
+   */
+  admissionFromStore?: boolean;
 }
 
 /** Who runs a command: a username and its groups (`admin` is system:masters). */
@@ -107,8 +120,12 @@ export interface StoryCluster {
   stopGate(): Promise<void>;
   /** Starts a fresh gate behind the same Service. */
   startGate(): Promise<void>;
-  /** Resolves once the recorder has made a final decision on the Deployment's current state. */
-  recorded(namespace: string, name: string): Promise<ProcessedEvent>;
+  /** Resolves once the recorder has made a final decision on the workload's current state (default: a Deployment). */
+  recorded(namespace: string, name: string, kind?: string): Promise<ProcessedEvent>;
+  /** The workload of `kind` (plural, as in URLs) as stored. */
+  object(resource: string, namespace: string, name: string): Any | undefined;
+  /** The provenance keys the gate and the recorder share. */
+  keyDir: string;
   /** Polls `check` until it holds; fails after a generous hang guard. */
   waitFor(what: string, check: () => boolean | Promise<boolean>): Promise<void>;
   close(): Promise<void>;
@@ -144,10 +161,15 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
   const overlayDir = join(dir, 'install');
   const certs = await inProcessCli(['certs', '--out', overlayDir, '--kustomize'], {}, packageRoot);
   if (certs.code !== 0) throw new Error(`tracegate certs failed: ${certs.stderr}`);
-  const configs = loadWebhookConfigs(await createKubectlLocal(tools).kustomize(overlayDir));
+  const rendered = await createKubectlLocal(tools).kustomize(overlayDir);
+  const configs = loadWebhookConfigs(rendered);
+  // The install's ValidatingAdmissionPolicy (break-glass), evaluated by the "apiserver" with no webhook.
+  const admissionPolicies = loadAdmissionPolicies(rendered);
 
-  const server = await startTestApiServer();
+  const server = await startTestApiServer(opts.pods ? { pods: true } : {});
   closers.push(() => server.close());
+  // The install's CRD (ChangeTrail), as `kubectl apply -k` of the overlay creates it first.
+  server.store.put(parse(await readFile(join(packageRoot, 'manifests', 'crds', 'changetrail.yaml'), 'utf8')) as Any);
   for (const ns of [...opts.namespaces, { name: TRACEGATE_NAMESPACE }]) server.store.put(namespaceObject(ns));
 
   const kubeconfigs = new Map<string, Promise<string>>();
@@ -163,6 +185,11 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
   };
 
   const gateKubeconfig = await kubeconfig({ user: 'system:serviceaccount:tracegate:tracegate' });
+  // One key for the gate and the recorder, as the install's Secret gives both.
+  const keyDir = join(dir, 'provenance-keys');
+  await mkdir(keyDir, { mode: 0o700 });
+  await writeFile(join(keyDir, 'k1.key'), newKeyText(), { mode: 0o600 });
+  const keyring = await loadKeyring(keyDir);
   const policies = [...(opts.policies ?? [bundledPoliciesDir]), ...(opts.extraPolicies ?? [])];
   const gateConfig = buildConfig({}, {
     port: 0,
@@ -175,6 +202,7 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
     kubeconfig: gateKubeconfig,
     policies,
     shutdownDelayMs: 0,
+    provenanceKeyDir: keyDir,
   });
   const services = new Map<string, { host: string; port: number }>();
   let gate: RunningGate | undefined;
@@ -193,22 +221,35 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
   closers.push(stopGate);
 
   const chainLog: string[] = [];
-  const newChain = (c: WebhookConfigs) =>
-    createAdmissionChain({
-      ...c,
-      resolveService: (namespace, name, port) => {
-        const target = services.get(`${namespace}/${name}:${port}`);
-        if (!target) throw new Error(`service "${name}" not found`);
-        return target;
-      },
-      namespaceLabels: (ns) => {
-        const obj = server.store.get('namespaces', '', ns) as Any | undefined;
-        return obj === undefined ? undefined : (obj['metadata']['labels'] ?? {});
-      },
-      log: (line) => void chainLog.push(line),
-    });
-  let chain = newChain(configs);
-  server.setAdmission(chain.hook);
+  const chainOptions = {
+    resolveService: (namespace, name, port) => {
+      const target = services.get(`${namespace}/${name}:${port}`);
+      if (!target) throw new Error(`service "${name}" not found`);
+      return target;
+    },
+    namespaceLabels: (ns) => {
+      const obj = server.store.get('namespaces', '', ns) as Any | undefined;
+      return obj === undefined ? undefined : (obj['metadata']['labels'] ?? {});
+    },
+    namespaceObject: (ns) => server.store.get('namespaces', '', ns) as Any | undefined,
+    log: (line: string) => void chainLog.push(line),
+  } satisfies Partial<Parameters<typeof createAdmissionChain>[0]>;
+  const newChain = (c: WebhookConfigs) => createAdmissionChain({ ...c, ...admissionPolicies, ...chainOptions });
+  const storeConfigs = (c: WebhookConfigs) => {
+    for (const config of [...c.mutating, ...c.validating]) server.store.put({ apiVersion: 'admissionregistration.k8s.io/v1', ...structuredClone(config) } as Any);
+  };
+  let chain: AdmissionChain;
+  if (opts.admissionFromStore) {
+    // What `kubectl apply -k` of the overlay stores: the webhook configurations and the admission policy.
+    for (const doc of parseAllDocuments(rendered)) {
+      const obj = doc.toJS() as Any | null;
+      if (obj?.['apiVersion'] === 'admissionregistration.k8s.io/v1') server.store.put(obj);
+    }
+    chain = followStoredAdmission({ server, ...chainOptions });
+  } else {
+    chain = newChain(configs);
+    server.setAdmission(chain.hook);
+  }
   closers.push(() => chain.close());
 
   const processed: ProcessedEvent[] = [];
@@ -218,7 +259,8 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
     kc.loadFromFile(await kubeconfig({ user: 'system:serviceaccount:tracegate:tracegate-recorder' }));
     recorder = await startRecorder({
       kubeConfig: kc,
-      log: createLogger({ level: 'silent' }),
+      keyring,
+      log: createLogger({ level: process.env.TG_DEBUG_LOG ?? 'silent' }),
       onProcessed: (e) => void processed.push(e),
       config: {
         namespaces: [],
@@ -228,6 +270,7 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
         metricsHost: '127.0.0.1',
         retry: API_RETRY,
         pendingRetryMs: PENDING_RETRY_MS,
+        deletionNoteAttempts: DELETION_NOTE_ATTEMPTS,
         lease: { namespace: TRACEGATE_NAMESPACE, name: 'tracegate-recorder', identity: 'tracegate-recorder-0', leaseDurationMs: LEASE_MS, renewIntervalMs: RENEW_MS },
       },
     });
@@ -272,6 +315,7 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
     },
     deployment,
     useConfigs(c) {
+      if (opts.admissionFromStore) return storeConfigs(c);
       chain.close();
       chain = newChain(c);
       server.setAdmission(chain.hook);
@@ -282,13 +326,15 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
       await launchGate();
       await waitFor('the restarted gate to be ready', () => gate!.ready());
     },
-    async recorded(namespace, name) {
-      const obj = deployment(namespace, name);
-      if (!obj) throw new Error(`deployment ${namespace}/${name} does not exist`);
+    keyDir,
+    object: (resource, namespace, name) => server.store.get(resource, namespace, name) as Any | undefined,
+    async recorded(namespace, name, kind = 'Deployment') {
+      const obj = server.store.get(kind, namespace, name) as Any | undefined;
+      if (!obj) throw new Error(`${kind} ${namespace}/${name} does not exist`);
       const rv = Number(obj['metadata']['resourceVersion']);
       let found: ProcessedEvent | undefined;
-      await waitFor(`the recorder to process ${namespace}/${name} at resourceVersion ${rv}`, () => {
-        found = processed.find((e) => e.key === `${namespace}/${name}` && Number(e.resourceVersion) >= rv && e.plan?.action !== 'wait');
+      await waitFor(`the recorder to process ${kind} ${namespace}/${name} at resourceVersion ${rv}`, () => {
+        found = processed.find((e) => e.key === `${kind}/${namespace}/${name}` && Number(e.resourceVersion) >= rv && e.plan?.action !== 'wait');
         return found !== undefined;
       });
       return found!;

@@ -2,8 +2,9 @@
  * The real gate, started in-process on 127.0.0.1:0 with development certificates in a temp dir, and
  * an HTTPS client that trusts only the gate's CA bundle and checks a Service DNS name from the
  * certificate — as the apiserver does. Also builds AdmissionReviews (mutating-stage shape) from real
- * kubectl objects and reads the shared admission fixtures. One harness per test file keeps suites fast.
+ * kubectl objects and reads the admission fixtures in test/fixtures/admission. One harness per test file keeps suites fast.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,10 +12,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { buildConfig, type GateConfig } from '../../src/config.js';
 import type { KubeObject } from '../../src/k8s/types.js';
-import { createLogger } from '../../src/log.js';
+import { createLoggers } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { startGate, type RunningGate } from '../../src/server/gate.js';
 
@@ -98,8 +100,8 @@ export async function startGateHarness(opts: { config?: Partial<Record<keyof Gat
     ...opts.config,
   });
   const lines: string[] = [];
-  const log = createLogger({ level: 'info', destination: { write: (s: string) => void lines.push(s) } });
-  const gate = await startGate({ config, log, env: {}, cwd: REPO_ROOT, metrics: createMetrics({ defaults: false }) });
+  const { log, decisions } = createLoggers({ level: 'info', destination: { write: (s: string) => void lines.push(s) } });
+  const gate = await startGate({ config, log, decisionLog: decisions, env: {}, cwd: REPO_ROOT, metrics: createMetrics({ defaults: false }) });
   if (!gate.caFile) throw new Error('the gate issued no development CA; the harness needs one');
   const caFile = gate.caFile;
   const caPem = await readFile(caFile, 'utf8');
@@ -258,7 +260,7 @@ export function reviewFor(object: KubeObject | null, opts: ReviewOptions = {}): 
   });
 }
 
-const FIXTURE_ROOT = join(REPO_ROOT, '..', 'shared', 'fixtures', 'admission');
+const FIXTURE_ROOT = fileURLToPath(new URL('../fixtures/admission/', import.meta.url));
 
 /** One shared fixture as a postable review (request-only captures are wrapped in an envelope). */
 export interface AdmissionFixture {
@@ -285,4 +287,173 @@ export function admissionFixture(name: string): ReturnType<typeof envelope> {
   const found = admissionFixtures().find((f) => f.name === name);
   if (!found) throw new Error(`no admission fixture ${name}`);
   return clone(found.review);
+}
+
+/** One HTTP/1.1 response read off a raw connection. */
+export interface RawResponse {
+  status: number;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body: string;
+  /** The body parsed as JSON, or undefined. */
+  json: any;
+}
+
+/** `POST <path>` as raw HTTP/1.1 bytes with a Content-Length, for pipelining on one connection. */
+export function rawPost(path: string, body: string | Buffer, headers: Record<string, string | number> = {}): Buffer {
+  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  const all: Record<string, string | number> = { host: 'tracegate', 'content-type': 'application/json', 'content-length': payload.length, ...headers };
+  const head = `POST ${path} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  return Buffer.concat([Buffer.from(head), payload]);
+}
+
+/** Splits complete Content-Length-framed responses off the front of `buf`; returns the rest. */
+function takeResponses(buf: Buffer, out: RawResponse[]): Buffer {
+  for (;;) {
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) return buf;
+    const [statusLine, ...lines] = buf.subarray(0, end).toString('latin1').split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const length = Number(headers['content-length'] ?? 0);
+    if (buf.length < end + 4 + length) return buf;
+    const body = buf.subarray(end + 4, end + 4 + length).toString('utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      json = undefined;
+    }
+    out.push({ status: Number(statusLine!.split(' ')[1]), headers, body, json });
+    buf = buf.subarray(end + 4 + length);
+  }
+}
+
+/** A raw TLS connection to a gate that collects the responses it reads. */
+export interface RawConnection {
+  socket: TLSSocket;
+  responses: RawResponse[];
+  /** Resolves once `n` responses arrived or the server closed the connection, whichever is first. */
+  responsesOrClose(n: number): Promise<{ responses: RawResponse[]; closed: boolean }>;
+  /** Resolves when the connection is closed (by either side). */
+  closed: Promise<void>;
+}
+
+/** Opens a TLS connection with `tlsOptions` (see GateHarness.tlsOptions) and waits for the handshake. */
+export function openRaw(tlsOptions: ConnectionOptions): Promise<RawConnection> {
+  return new Promise((ok, fail) => {
+    const socket = tlsConnect(tlsOptions, () => {
+      socket.off('error', fail);
+      ok(conn);
+    });
+    socket.once('error', fail);
+    const responses: RawResponse[] = [];
+    let pending: Buffer = Buffer.alloc(0);
+    let isClosed = false;
+    const waiters: Array<() => void> = [];
+    const wake = () => {
+      for (const w of waiters.splice(0)) w();
+    };
+    socket.on('data', (d: Buffer) => {
+      pending = takeResponses(Buffer.concat([pending, d]), responses);
+      wake();
+    });
+    // A reset after the answers is the server closing; the answers read before it count.
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((r) => socket.once('close', () => ((isClosed = true), wake(), r())));
+    const conn: RawConnection = {
+      socket,
+      responses,
+      closed,
+      responsesOrClose(n) {
+        return new Promise((r) => {
+          const check = () => {
+            if (responses.length >= n || isClosed) r({ responses: [...responses], closed: isClosed });
+            else waiters.push(check);
+          };
+          check();
+        });
+      },
+    };
+  });
+}
+
+/** A gate running as its own process (`node --import tsx src/main.ts serve …`), as `npm start` runs it. */
+export interface GateProcess {
+  child: ChildProcess;
+  /** The gate's own pid (with `npm start`, npm's child, not npm). */
+  pid: number;
+  port: number;
+  caPem: string;
+  tlsOptions(): ConnectionOptions;
+  /** Every log line so far (stdout; JSON). */
+  logText(): string;
+  /** Resolves with the exit code (or signal) of `child`. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once `child`'s stdout and stderr are closed: every log line has been read. */
+  outputClosed: Promise<void>;
+  /** SIGKILLs whatever still runs and removes the temp dir. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Starts the gate as a separate process with development certificates in a temp dir, on 127.0.0.1 and
+ * a free port, tenancy from the test namespaces. `via: 'npm'` runs `npm start -- <args>` instead, so the
+ * package's start script is what is tested. Resolves once the gate logs that it listens.
+ */
+export async function startGateProcess(opts: { args?: string[]; env?: Record<string, string>; via?: 'node' | 'npm' } = {}): Promise<GateProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'tracegate-proc-'));
+  const namespacesFile = join(dir, 'namespaces.yaml');
+  await writeFile(namespacesFile, TEST_NAMESPACES_YAML);
+  const gateArgs = ['--port', '0', '--host', '127.0.0.1', '--cert-dir', join(dir, 'certs'), '--namespaces-file', namespacesFile, ...(opts.args ?? [])];
+  const env = { ...process.env, npm_config_update_notifier: 'false', ...opts.env };
+  const child =
+    opts.via === 'npm'
+      ? spawn('npm', ['start', '--silent', '--', ...gateArgs], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', ...gateArgs], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  const outputClosed = new Promise<void>((r) => child.once('close', () => r()));
+  const listening = await new Promise<{ port: number; pid: number }>((ok, fail) => {
+    const look = () => {
+      for (const line of out.split('\n')) {
+        if (!line.includes('tracegate gate listening')) continue;
+        const rec = JSON.parse(line) as { port: number; pid: number };
+        child.stdout!.off('data', look);
+        ok({ port: rec.port, pid: rec.pid });
+        return;
+      }
+    };
+    child.stdout!.on('data', look);
+    void exited.then(({ code, signal }) => fail(new Error(`the gate exited (${code ?? signal}) before listening:\n${err}\n${out}`)));
+  });
+  const caPem = await readFile(join(dir, 'certs', 'ca.crt'), 'utf8');
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    child,
+    pid: listening.pid,
+    port: listening.port,
+    caPem,
+    tlsOptions: () => ({ host: '127.0.0.1', port: listening.port, ca: caPem, servername: GATE_SERVERNAME }),
+    logText: () => out,
+    exited,
+    outputClosed,
+    async cleanup() {
+      for (const pid of [listening.pid, child.pid]) if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { tracegateKeys } from '../../src/admission/annotations.js';
-import { newChangeIdPart, templateHash } from '../../src/admission/change-id.js';
 import { createCli } from '../../src/cli/main.js';
 import { runHistoryCommand } from '../../src/cli/history.js';
 import type { CliIo } from '../../src/cli/io.js';
@@ -24,13 +24,16 @@ import type { RetryOptions } from '../../src/kube/retry.js';
 import { createLogger } from '../../src/log.js';
 import { fromSecret } from '../../src/recorder/codec.js';
 import type { ProcessedEvent } from '../../src/recorder/controller.js';
-import { findWorkloadDoc, splitManifest, templateChange } from '../../src/recorder/manifest.js';
+import { templateChange } from '../../src/recorder/template-change.js';
+import { findWorkloadDoc } from '../../src/recorder/workload-patch.js';
+import { splitManifest } from '../../src/yaml/manifest-doc.js';
 import type { HelmRelease } from '../../src/recorder/release.js';
 import { startRecorder, type RunningRecorder } from '../../src/recorder/run.js';
 import { podTemplateOf } from '../../src/workload/pod-template.js';
 import { templateChanged } from '../../src/workload/template-diff.js';
 import { startTestApiServer } from './api-server/index.js';
-import type { AdmissionHookRequest, TestApiServer } from './api-server/index.js';
+import type { AdmissionHookRequest, TestApiServer, TestApiServerOptions } from './api-server/index.js';
+import { stampAsGate, TEST_KEYRING } from './stamps.js';
 import { ensureRealTools, runTool } from './tools.js';
 import type { RealTools, ToolResult } from './tools.js';
 
@@ -182,10 +185,10 @@ function parseMetric(text: string, name: string): number {
   return sum;
 }
 
-/** Starts the API server with the gate stand-in and extracts the real tools. */
-export async function createRecorderHarness(): Promise<RecorderHarness> {
+/** Starts the API server (with `serverOptions`, e.g. `{ authorization: 'rbac' }`) with the gate stand-in and extracts the real tools. */
+export async function createRecorderHarness(serverOptions: TestApiServerOptions = {}): Promise<RecorderHarness> {
   const tools = await ensureRealTools();
-  const server = await startTestApiServer();
+  const server = await startTestApiServer(serverOptions);
   const dir = await mkdtemp(join(tmpdir(), 'tracegate-recorder-test-'));
   const kubeconfigs = new Map<string, Promise<string>>();
   const kubeconfig = (user: string, groups?: string[]): Promise<string> => {
@@ -204,6 +207,8 @@ export async function createRecorderHarness(): Promise<RecorderHarness> {
   const signals = new EventEmitter();
   const keys = tracegateKeys(PREFIX);
   server.store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: LEASE_NAMESPACE } });
+  // The install's CRD (ChangeTrail): the recorder appends every change to a trail.
+  server.store.put(parse(await readFile(fileURLToPath(new URL('../../manifests/crds/changetrail.yaml', import.meta.url)), 'utf8')) as Any);
 
   // The gate's mutating webhook, reduced to what the recorder reads: on every template change a fresh
   // change id bound to the template's hash, who changed it with which field manager, tenant, commit, approver.
@@ -218,13 +223,23 @@ export async function createRecorderHarness(): Promise<RecorderHarness> {
     if (old && !templateChanged(podTemplateOf(old), template)) return { allowed: true, object: obj };
     obj.metadata ??= {};
     const a = (obj.metadata.annotations ??= {});
-    a[keys.tenant] = gate.tenants[req.namespace] ?? req.namespace;
-    a[keys.changeId] = `${newChangeIdPart()}.${templateHash(template)}`;
-    a[keys.changedBy] = req.userInfo.username;
-    if (req.options?.fieldManager) a[keys.fieldManager] = req.options.fieldManager;
-    else delete a[keys.fieldManager];
     if (gate.commit) a[keys.commit] = gate.commit;
     if (gate.approver) a[keys.approver] = gate.approver;
+    // Signed as the gate signs (bound to no uid on CREATE, as the mutating stage sees none), with the
+    // commit and approver the request carries (the stand-in does not judge freshness).
+    const commit = a[keys.commit];
+    const approver = a[keys.approver];
+    stampAsGate(
+      obj,
+      {
+        tenant: gate.tenants[req.namespace] ?? req.namespace,
+        changedBy: req.userInfo.username,
+        ...(req.options?.fieldManager ? { fieldManager: req.options.fieldManager } : {}),
+        ...(commit ? { commit } : {}),
+        ...(approver ? { approver } : {}),
+      },
+      { atCreate: req.operation === 'CREATE' },
+    );
     return { allowed: true, object: obj };
   });
 
@@ -289,6 +304,7 @@ export async function createRecorderHarness(): Promise<RecorderHarness> {
     const running = await startRecorder({
       kubeConfig: kc,
       log,
+      keyring: TEST_KEYRING,
       onProcessed: (e) => void processed.push(e),
       config: {
         namespaces: opts.namespaces,
@@ -318,7 +334,7 @@ export async function createRecorderHarness(): Promise<RecorderHarness> {
         const rv = Number(deployment(namespace, name)['metadata']['resourceVersion']);
         let found: ProcessedEvent | undefined;
         await waitFor(`${identity} to process ${namespace}/${name} at resourceVersion ${rv}`, () => {
-          found = processed.find((e) => e.key === `${namespace}/${name}` && Number(e.resourceVersion) >= rv && e.plan?.action !== 'wait');
+          found = processed.find((e) => e.key === `Deployment/${namespace}/${name}` && Number(e.resourceVersion) >= rv && e.plan?.action !== 'wait');
           return found !== undefined;
         });
         return found!;

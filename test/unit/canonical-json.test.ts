@@ -150,3 +150,28 @@ describe('digests stay what stored change ids carry', () => {
     assert.equal(sha256Digest({ b: [1, 'two', null, true, { d: 4, c: 3 }], a: 'é' }), 'sha256:2c000c866b3aee654edc12c3b25450c27c1c1f8df5040612386f24b08e4c070b');
   });
 });
+
+describe('canonicalJson on deep and cyclic input', () => {
+  it('writes JSON nested 50,000 levels without overflowing the stack, as JSON.parse read it', () => {
+    const depth = 50_000;
+    const text = `${'{"b":['.repeat(depth)}1${']}'.repeat(depth)}`;
+    assert.equal(canonicalJson(JSON.parse(text)), text);
+  });
+
+  it('sorts keys at every level of a deep document', () => {
+    let doc: unknown = { z: 1, a: 2 };
+    let expected = '{"a":2,"z":1}';
+    for (let i = 0; i < 10_000; i++) {
+      doc = { y: doc, x: i };
+      expected = `{"x":${i},"y":${expected}}`;
+    }
+    assert.equal(canonicalJson(doc), expected);
+  });
+
+  it('a cyclic structure throws a RangeError instead of running forever', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    assert.throws(() => canonicalJson(cyclic), RangeError);
+    assert.throws(() => sha256Digest([cyclic]), RangeError);
+  });
+});

@@ -60,7 +60,7 @@ interface JsonResult {
 }
 interface JsonReport {
   results: JsonResult[];
-  summary: { resources: number; allowed: number; warned: number; denied: number; violations: number; skipped: number; policies: { name: string; version: string; digest: string }[] };
+  summary: { resources: number; allowed: number; warned: number; denied: number; violations: number; skipped: number; skippedRules: string[]; policies: { name: string; version: string; digest: string }[] };
 }
 
 /** `check -o json` with the ci fixture policies; returns the exit code and parsed report. */
@@ -169,7 +169,7 @@ describe('tracegate check: inputs', () => {
         [3, 'Deployment default/cache deny'],
       ],
     );
-    assert.deepEqual({ ...report.summary, policies: [] }, { resources: 2, allowed: 1, warned: 0, denied: 1, violations: 1, skipped: 2, policies: [] });
+    assert.deepEqual({ ...report.summary, policies: [] }, { resources: 2, allowed: 1, warned: 0, denied: 1, violations: 1, skipped: 2, skippedRules: [], policies: [] });
   });
 
   it('kind: List: every item is its own resource', async () => {
@@ -316,7 +316,7 @@ describe('tracegate check: output formats', () => {
         container: 'web',
         path: 'spec.template.spec.containers[0].resources.requests',
         message: 'container web: has no resource requests (needs cpu and memory)',
-        fix: 'set resources.requests.cpu and memory on web, e.g. kubectl set resources deployment/<name> -c web --requests=cpu=250m,memory=256Mi',
+        fix: 'set resources.requests.cpu and memory on web, e.g. kubectl set resources deployment/web -c web --requests=cpu=250m,memory=256Mi',
         line: lineContaining(text, '- name: web'),
       },
       {
@@ -326,7 +326,7 @@ describe('tracegate check: output formats', () => {
         container: 'web',
         path: 'spec.template.spec.containers[0].resources.limits',
         message: 'container web: has no resource limits (needs cpu and memory)',
-        fix: 'set resources.limits.cpu and memory on web, e.g. kubectl set resources deployment/<name> -c web --limits=cpu=250m,memory=256Mi',
+        fix: 'set resources.limits.cpu and memory on web, e.g. kubectl set resources deployment/web -c web --limits=cpu=250m,memory=256Mi',
         line: lineContaining(text, '- name: web'),
       },
     ]);
@@ -339,6 +339,7 @@ describe('tracegate check: output formats', () => {
       denied: 1,
       violations: 4,
       skipped: 0,
+      skippedRules: [],
       policies: set.policies.map((p) => ({ name: p.name, version: p.version, digest: p.digest })),
     });
     assert.deepEqual(report.summary.policies.map((p) => `${p.name}@${p.version}`), ['image-hygiene@2.0.0', 'labels@1.0.0', 'resources@1.1.0']);
@@ -376,12 +377,71 @@ describe('tracegate check: output formats', () => {
     assert.match(out.stdout, /^PASS Deployment default\/api /m);
   });
 
+  it('the bundled default policies: image volumes, look-alike tags, zero limits, revision history and spoofed approvers, each at its line', async () => {
+    const text = [
+      'apiVersion: apps/v1',
+      'kind: StatefulSet',
+      'metadata:',
+      '  name: db',
+      '  annotations:',
+      '    tracegate.io/commit: 4f2a9c1d',
+      '    tracegate.io/approver: "alice\\u200b"',
+      'spec:',
+      '  revisionHistoryLimit: 0',
+      '  template:',
+      '    spec:',
+      '      containers:',
+      '        - name: db',
+      '          image: registry.example.com/team-a/db:LATEST',
+      '          resources:',
+      '            requests: {cpu: 100m, memory: 128Mi}',
+      '            limits:',
+      '              cpu: "0"',
+      '              memory: 256Mi',
+      '      volumes:',
+      '        - name: tools',
+      '          image:',
+      '            reference: evil.io/tools:latest',
+      '',
+    ].join('\n');
+    const out = await cli(['check', '--provenance', '--user', 'alice', '-o', 'json', '-'], text);
+    assert.equal(out.code, 1, out.stderr);
+    const v = (JSON.parse(out.stdout) as JsonReport).results[0]!.violations as Array<JsonViolation & { volume?: string }>;
+    assert.deepEqual(
+      v.map((x) => [`${x.policy}/${x.rule}`, x.path, x.line, x.container ?? x.volume]),
+      [
+        ['image-hygiene/no-latest', 'spec.template.spec.containers[0].image', lineContaining(text, 'db:LATEST'), 'db'],
+        ['image-hygiene/no-latest', 'spec.template.spec.volumes[0].image.reference', lineContaining(text, 'reference:'), 'tools'],
+        ['provenance/change-provenance', 'metadata.annotations', lineContaining(text, 'annotations:'), undefined],
+        ['resources/requests-and-limits', 'spec.template.spec.containers[0].resources.limits.cpu', lineContaining(text, 'cpu: "0"'), 'db'],
+        ['rollback-history/min-revision-history', 'spec.revisionHistoryLimit', lineContaining(text, 'revisionHistoryLimit'), undefined],
+      ],
+    );
+    assert.equal(v[1]!.container, null, 'an image volume is not a container');
+    assert.match(v[2]!.message, /approver "alice\\u200b" contains the invisible or control character \\u200b/);
+    assert.match(v[3]!.message, /limit cpu is 0, which means no limit/);
+    assert.match(v[3]!.fix, /kubectl set resources statefulset\/db -c db --limits=cpu=250m/);
+  });
+
   it('the bundled default policies: approving your own change is denied (separation of duties)', async () => {
-    const out = await cli(['check', '--user', 'bob', '-o', 'json', `${M}/bundled-ok.yaml`]);
+    const out = await cli(['check', '--provenance', '--user', 'bob', '-o', 'json', `${M}/bundled-ok.yaml`]);
     assert.equal(out.code, 1);
     const v = (JSON.parse(out.stdout) as JsonReport).results[0]!.violations;
     assert.deepEqual(v.map((x) => `${x.policy}/${x.rule} ${x.action}`), ['provenance/change-provenance deny']);
     assert.match(v[0]!.message, /approver bob is the requester \(separation of duties\)/);
+  });
+});
+
+describe('tracegate check and provenance', () => {
+  it('leaves provenance to admission by default, so a clean chart passes in CI; --provenance judges it', async () => {
+    const plain = await cli(['check', '-o', 'json', `${M}/bundled-ok.yaml`]);
+    assert.equal(plain.code, 0, plain.stdout);
+    const report = JSON.parse(plain.stdout) as JsonReport;
+    assert.deepEqual(report.summary.skippedRules, ['provenance/change-provenance']);
+    const text = await cli(['check', `${M}/bundled-ok.yaml`]);
+    assert.match(text.stdout, /left to admission: provenance\/change-provenance/);
+    const strict = await cli(['check', '--provenance', '--user', 'bob', `${M}/bundled-ok.yaml`]);
+    assert.equal(strict.code, 1, 'bob approving his own change is denied when provenance is judged');
   });
 });
 
@@ -401,13 +461,17 @@ describe('tracegate policies', () => {
         `team-a-registry@1.0.0  DIGEST  (${TENANT_POLICIES}/team-a-registry.yaml)`,
       ],
     );
-    assert.deepEqual(lines.filter((l) => l.startsWith('  ')), ['  deny  no-latest (images)', '  audit team-label (metadata)', '  warn  requests-and-limits (resources)', '  deny  own-registry (images)']);
+    assert.deepEqual(lines.filter((l) => /^ {2}\S/.test(l)), ['  deny  no-latest (images)', '  audit team-label (metadata)', '  warn  requests-and-limits (resources)', '  deny  own-registry (images)']);
+    // Each rule's parameters follow it, defaults included (H18: what the rule enforces right now).
+    assert.equal(lines[lines.indexOf('  deny  own-registry (images)') + 1], '        allowed: registry.example.com/team-a/');
   });
 
   it('json: the compliance view, digests equal to the loaded policies', async () => {
     const out = await cli(['policies', '-o', 'json', '-p', TENANT_POLICIES]);
     assert.equal(out.code, 0, out.stderr);
-    const view = JSON.parse(out.stdout) as { digest: string; policies: { digest: string }[] };
+    const view = JSON.parse(out.stdout) as { digest: string; policies: { digest: string; rules: { parameters: Record<string, unknown> }[] }[] };
+    const parameters = view.policies[0]!.rules[0]!.parameters;
+    assert.deepEqual(parameters['allowed'], ['registry.example.com/team-a/']);
     const loader = createPolicyLoader({ schema: await readPolicySchema(policySchemaPath) });
     const set = await loader.load([join(repoRoot, TENANT_POLICIES)]);
     assert.deepEqual(view, {
@@ -418,7 +482,7 @@ describe('tracegate policies', () => {
           version: '1.0.0',
           digest: set.policies[0]!.digest,
           source: `${TENANT_POLICIES}/team-a-registry.yaml`,
-          rules: [{ id: 'own-registry', action: 'deny', check: 'images' }],
+          rules: [{ id: 'own-registry', action: 'deny', check: 'images', parameters }],
         },
       ],
     });
@@ -429,14 +493,14 @@ describe('tracegate policies', () => {
     const out = await cli(['policies', '-o', 'json']);
     assert.equal(out.code, 0, out.stderr);
     const view = JSON.parse(out.stdout) as { policies: { name: string; source: string }[] };
-    assert.deepEqual(view.policies.map((p) => `${p.name} ${p.source}`), ['image-hygiene policies/image-hygiene.yaml', 'provenance policies/provenance.yaml', 'resources policies/resources.yaml']);
+    assert.deepEqual(view.policies.map((p) => `${p.name} ${p.source}`), ['image-hygiene policies/image-hygiene.yaml', 'provenance policies/provenance.yaml', 'resources policies/resources.yaml', 'rollback-history policies/rollback-history.yaml']);
   });
 
   it('an unknown output format is a usage error, not silently text', async () => {
-    const out = await cli(['policies', '-o', 'yaml']);
+    const out = await cli(['policies', '-o', 'xml']);
     assert.equal(out.code, 2);
     assert.equal(out.stdout, '');
-    assert.match(out.stderr, /unknown output format "yaml"/);
+    assert.match(out.stderr, /unknown output format "xml"/);
   });
 });
 

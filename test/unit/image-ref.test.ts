@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { familiarName, isDockerHub, parseImageRef, type ImageRef } from '../../src/images/index.js';
 
@@ -10,7 +11,7 @@ const SHA512 =
   '4b8bea0e757264767b373ba4963f4e972c428f42bf5335c2abb2e7f15a1b07c8aeddd2e62cacd0f2d669f49d8d975d952031e3041371639ec84baab400ab4802';
 const MULTIHASH = 'QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8';
 const B64U = 'LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564';
-const CONFORMANCE_DIR = process.env['TRACEGATE_CONFORMANCE_DIR'] ?? '/work/shared/conformance';
+const CONFORMANCE_DIR = fileURLToPath(new URL('../fixtures/conformance/', import.meta.url));
 
 type Expected = Omit<ImageRef, 'raw'>;
 
@@ -205,13 +206,9 @@ describe('parseImageRef', () => {
   });
 });
 
-const noConformance = !existsSync(CONFORMANCE_DIR) && `no ${CONFORMANCE_DIR}`;
-
-describe('parseImageRef on the conformance resources', { skip: noConformance }, () => {
+describe('parseImageRef on the conformance resources', () => {
   const images = new Set<string>();
-  const index = existsSync(CONFORMANCE_DIR)
-    ? (JSON.parse(readFileSync(join(CONFORMANCE_DIR, 'index.json'), 'utf8')) as { resource_file: string }[])
-    : [];
+  const index = JSON.parse(readFileSync(join(CONFORMANCE_DIR, 'index.json'), 'utf8')) as { resource_file: string }[];
   for (const c of index) {
     const doc = parseYaml(readFileSync(join(CONFORMANCE_DIR, c.resource_file), 'utf8')) as {
       spec?: Record<string, { image?: unknown }[] | undefined>;

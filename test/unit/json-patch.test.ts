@@ -10,7 +10,7 @@ import {
   omitEmptyLikeApiserver,
 } from '../support/json-patch.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/admission/constructed/', import.meta.url);
+const FIXTURES = new URL('../fixtures/admission/constructed/', import.meta.url);
 
 /** Applies and expects success; returns the patched document. */
 function ok(doc: unknown, patch: unknown[]): unknown {

@@ -8,15 +8,11 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import type { KubeObject, PodTemplate } from '../../src/k8s/types.js';
-import {
-  adoptionManifest,
-  findWorkloadDoc,
-  joinManifest,
-  patchWorkload,
-  splitManifest,
-  templateChange,
-  withoutTemplateDefaults,
-} from '../../src/recorder/manifest.js';
+import { adoptionManifest } from '../../src/recorder/adoption.js';
+import { templateChange } from '../../src/recorder/template-change.js';
+import { findWorkloadDoc, patchWorkload } from '../../src/recorder/workload-patch.js';
+import { withoutTemplateDefaults } from '../../src/workload/defaults.js';
+import { joinManifest, splitManifest } from '../../src/yaml/manifest-doc.js';
 import { createKubectlLocal, type KubectlLocal } from '../support/kubectl-local.js';
 import { ensureRealTools } from '../support/tools.js';
 

@@ -37,7 +37,7 @@ function bundledText(name: string): { text: string; file: string } {
 function trustingProvenance(): PolicySet {
   const { text } = bundledText('provenance.yaml');
   const edited = text
-    .replace('trustedUsers: []', 'trustedUsers: ["system:serviceaccount:argocd:argocd-application-controller"]')
+    .replace('trustedUsers: [system:serviceaccount:tracegate:tracegate-recorder]', 'trustedUsers: [system:serviceaccount:tracegate:tracegate-recorder, "system:serviceaccount:argocd:argocd-application-controller"]')
     .replace('trustedGroups: []', 'trustedGroups: [release-managers]');
   assert.notEqual(edited, text, 'the bundled policy still has empty trustedUsers/trustedGroups to fill in');
   return policySet({ text: edited, file: 'provenance-trusting.yaml' });
@@ -411,7 +411,7 @@ describe('provenance rule on real kubectl objects', () => {
         assert.equal(typeof v[field], 'string', `${field} of ${JSON.stringify(v)}`);
         assert.notEqual(v[field], '', `${field} of ${JSON.stringify(v)}`);
       }
-      assert.equal(v.policyVersion, '1.0.0');
+      assert.equal(v.policyVersion, '1.1.0');
     }
     const images = result.violations.filter((v) => v.policy === 'image-hygiene');
     assert.deepEqual(
@@ -494,21 +494,21 @@ describe('provenance in an earlier metadata-only update (annotate, then set imag
   });
 
   it('a commit annotated before kubectl set image makes that set image fresh', async () => {
-    const annotated = await k.annotate(live, { [COMMIT]: 'd00d2', [APPROVER]: 'carol' });
+    const annotated = await k.annotate(live, { [COMMIT]: 'd00d2e4', [APPROVER]: 'carol' });
     assertAllowed(evaluate(bundled, ctx('UPDATE', { fieldManager: 'kubectl-annotate' }), annotated, live));
     const changed = await k.setImage(annotated, { nginx: 'nginx:1.27' });
     assertAllowed(evaluate(bundled, ctx('UPDATE', { fieldManager: 'kubectl-set' }), changed, annotated));
   });
 
   it('the same commit cannot carry a second change once the gate stamped it', async () => {
-    const annotated = await k.annotate(live, { [COMMIT]: 'd00d2', [APPROVER]: 'carol', [STAMP]: 'd00d2' });
+    const annotated = await k.annotate(live, { [COMMIT]: 'd00d2e4', [APPROVER]: 'carol', [STAMP]: 'd00d2e4' });
     const changed = await k.setImage(annotated, { nginx: 'nginx:1.28' });
     const v = onlyProvenanceViolation(evaluate(bundled, ctx('UPDATE', { fieldManager: 'kubectl-set' }), changed, annotated));
-    assert.match(v.message, /commit d00d2 is not new/);
+    assert.match(v.message, /commit d00d2e4 is not new/);
   });
 
   it('an alias set before the change wins over the stale canonical key', async () => {
-    const annotated = await k.annotate(live, { 'ci/commit': 'e11e3' });
+    const annotated = await k.annotate(live, { 'ci/commit': 'e11e3f4' });
     const changed = await k.setImage(annotated, { nginx: 'nginx:1.27' });
     assertAllowed(evaluate(bundled, ctx('UPDATE', { fieldManager: 'kubectl-set' }), changed, annotated));
   });

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   compareQuantities,
   formatQuantity,
@@ -239,7 +238,7 @@ describe('parseQuantity: invalid input', () => {
   });
 
   it('rejects every unparseable value in the conformance resources', () => {
-    const root = '/work/shared/conformance/gatekeeper-library-rego-unit';
+    const root = new URL('../fixtures/conformance/gatekeeper-library-rego-unit/', import.meta.url);
     const files = [
       'containerlimits/test_no_parse_cpu.yaml',
       'containerlimits/test_no_parse_ram.yaml',
@@ -249,7 +248,7 @@ describe('parseQuantity: invalid input', () => {
     ];
     const values = new Set<string>();
     for (const file of files) {
-      for (const m of readFileSync(join(root, file), 'utf8').matchAll(/(?:cpu|memory): *(\S*asdf\S*)/g)) {
+      for (const m of readFileSync(new URL(file, root), 'utf8').matchAll(/(?:cpu|memory): *(\S*asdf\S*)/g)) {
         values.add(m[1] ?? '');
       }
     }

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { templateHash } from '../../src/admission/change-id.js';
 import type { KubeObject, PodTemplate } from '../../src/k8s/types.js';
-import { planRecording } from '../../src/recorder/plan.js';
+import { planRecording, type PlanInput } from '../../src/recorder/plan.js';
+import { readProvenance } from '../../src/recorder/provenance.js';
+import { stampAsGate, TEST_KEYRING } from '../support/stamps.js';
 import type { HelmRelease } from '../../src/recorder/release.js';
 import type { StoredRelease } from '../../src/recorder/storage.js';
 
@@ -59,20 +60,14 @@ function live(image: string, extra: { annotations?: Record<string, string>; temp
   };
 }
 
-/** Annotations the gate stamps on an admitted change of `obj`'s current template. */
-function gateStamp(obj: KubeObject, over: Record<string, string> = {}): KubeObject {
-  const hash = templateHash(obj.spec!.template as PodTemplate);
-  obj.metadata!.annotations = {
-    ...obj.metadata!.annotations,
-    'tracegate.io/tenant': 'shop',
-    'tracegate.io/changed-by': 'alice',
-    'tracegate.io/field-manager': 'kubectl-set',
-    'tracegate.io/commit': 'c0ffee1',
-    'tracegate.io/approver': 'bob',
-    'tracegate.io/change-id': `mgx3k2q1a7f3c9e2.${hash}`,
-    ...over,
-  };
-  return obj;
+/** Stamps the gate writes on an admitted change of `obj`'s current template (signed with the test key). */
+function gateStamp(obj: KubeObject, over: { tenant?: string; changedBy?: string; fieldManager?: string; commit?: string; approver?: string } = {}): KubeObject {
+  return stampAsGate(obj, { tenant: 'shop', changedBy: 'alice', fieldManager: 'kubectl-set', commit: 'c0ffee1', approver: 'bob', id: 'mgx3k2q1a7f3c9e2', ...over });
+}
+
+/** planRecording with the provenance read as the recorder reads it. */
+function planFor(input: Omit<PlanInput, 'provenance'>) {
+  return planRecording({ ...input, provenance: readProvenance(input.workload, 'tracegate.io/', TEST_KEYRING) });
 }
 
 const helmRelease = { name: 'web', namespace: 'demo', adopted: false };
@@ -80,7 +75,7 @@ const helmRelease = { name: 'web', namespace: 'demo', adopted: false };
 describe('planRecording', () => {
   it('appends a revision with only the image changed in the manifest, provenance in description and labels', () => {
     const obj = gateStamp(live('nginx:1.26'));
-    const plan = planRecording({ workload: obj, release: helmRelease, history: [rev(1, 'deployed', MANIFEST, { team: 'shop' })], prefix: 'tracegate.io/', now: NOW });
+    const plan = planFor({ workload: obj, release: helmRelease, history: [rev(1, 'deployed', MANIFEST, { team: 'shop' })], prefix: 'tracegate.io/', now: NOW });
     assert.equal(plan.action, 'record');
     if (plan.action !== 'record') return;
     assert.equal(plan.release.version, 2);
@@ -107,22 +102,22 @@ describe('planRecording', () => {
   it('plans nothing when the current revision already matches the live template (idempotent)', () => {
     const obj = gateStamp(live('nginx:1.26'));
     const recorded = rev(2, 'deployed', MANIFEST.replace('"nginx:1.25"', '"nginx:1.26"'));
-    const plan = planRecording({ workload: obj, release: helmRelease, history: [rev(1, 'superseded'), recorded], prefix: 'tracegate.io/', now: NOW });
+    const plan = planFor({ workload: obj, release: helmRelease, history: [rev(1, 'superseded'), recorded], prefix: 'tracegate.io/', now: NOW });
     assert.equal(plan.action, 'none');
   });
 
   it('plans nothing for a Helm upgrade (Helm already wrote the matching revision)', () => {
-    const plan = planRecording({ workload: live('nginx:1.25'), release: helmRelease, history: [rev(1, 'deployed')], prefix: 'tracegate.io/', now: NOW });
+    const plan = planFor({ workload: live('nginx:1.25'), release: helmRelease, history: [rev(1, 'deployed')], prefix: 'tracegate.io/', now: NOW });
     assert.equal(plan.action, 'none');
   });
 
   it('ignores kubectl rollout restart (restartedAt only)', () => {
     const obj = live('nginx:1.25', { templateAnnotations: { 'kubectl.kubernetes.io/restartedAt': '2026-11-22T09:00:00Z' } });
-    assert.equal(planRecording({ workload: obj, release: helmRelease, history: [rev(1, 'deployed')], prefix: 'tracegate.io/', now: NOW }).action, 'none');
+    assert.equal(planFor({ workload: obj, release: helmRelease, history: [rev(1, 'deployed')], prefix: 'tracegate.io/', now: NOW }).action, 'none');
   });
 
   it('waits while the latest revision is pending (Helm mid-operation)', () => {
-    const plan = planRecording({ workload: live('nginx:1.26'), release: helmRelease, history: [rev(1, 'deployed'), rev(2, 'pending-upgrade')], prefix: 'tracegate.io/', now: NOW });
+    const plan = planFor({ workload: live('nginx:1.26'), release: helmRelease, history: [rev(1, 'deployed'), rev(2, 'pending-upgrade')], prefix: 'tracegate.io/', now: NOW });
     assert.equal(plan.action, 'wait');
   });
 
@@ -130,7 +125,7 @@ describe('planRecording', () => {
     // The gate stamped 1.26; then someone changed the image to 1.27 while the webhook was down.
     const obj = gateStamp(live('nginx:1.26'));
     (obj.spec!.template as PodTemplate).spec!.containers![0]!.image = 'nginx:1.27';
-    const plan = planRecording({ workload: obj, release: helmRelease, history: [rev(1, 'deployed')], prefix: 'tracegate.io/', now: NOW });
+    const plan = planFor({ workload: obj, release: helmRelease, history: [rev(1, 'deployed')], prefix: 'tracegate.io/', now: NOW });
     assert.equal(plan.action, 'record');
     if (plan.action !== 'record') return;
     assert.equal(plan.provenance.verified, false);
@@ -142,7 +137,7 @@ describe('planRecording', () => {
 
   it('after a crash between create and supersede, repairs the second deployed revision instead of recording again', () => {
     const obj = gateStamp(live('nginx:1.26'));
-    const plan = planRecording({
+    const plan = planFor({
       workload: obj,
       release: helmRelease,
       history: [rev(1, 'deployed'), rev(2, 'deployed', MANIFEST.replace('"nginx:1.25"', '"nginx:1.26"'))],
@@ -157,7 +152,7 @@ describe('planRecording', () => {
     const obj = gateStamp(live('nginx:1.26'));
     delete obj.metadata!.annotations!['meta.helm.sh/release-name'];
     delete obj.metadata!.annotations!['meta.helm.sh/release-namespace'];
-    const plan = planRecording({ workload: obj, release: { name: 'web', namespace: 'demo', adopted: true }, history: [], prefix: 'tracegate.io/', now: NOW });
+    const plan = planFor({ workload: obj, release: { name: 'web', namespace: 'demo', adopted: true }, history: [], prefix: 'tracegate.io/', now: NOW });
     assert.equal(plan.action, 'record');
     if (plan.action !== 'record') return;
     assert.equal(plan.release.version, 1);

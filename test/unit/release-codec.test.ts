@@ -4,6 +4,7 @@
  * wire, labels, the 1 MiB cap and label-value sanitising.
  */
 import assert from 'node:assert/strict';
+import { isTracegateError } from '../../src/errors.js';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -188,6 +189,7 @@ describe('toSecret / fromSecret', () => {
     assert.throws(() => toSecret(sample(), { labels: { user: 'alice@example.com' } }), /invalid value for label user/);
     assert.throws(() => toSecret(sample(), { labels: { 'bad key!': 'x' } }), /invalid label key/);
     assert.throws(() => toSecret({ ...sample(), chart: undefined }), /chart is required/);
+    assert.throws(() => toSecret({ ...sample(), chart: undefined }), (e: unknown) => isTracegateError(e, 'RELEASE_INVALID'), 'a code from the error table');
     assert.throws(() => toSecret({ ...sample(), info: {} }), /info\.status is required/);
     assert.throws(() => toSecret({ ...sample(), name: 'Web_App' }), /invalid Helm release name/);
     assert.throws(() => toSecret({ ...sample(), version: 0 }), /positive integer/);

@@ -266,7 +266,7 @@ describe('Secret driver', () => {
   it('refuses a release without a namespace before calling the API', async () => {
     const { fake, driver } = setup();
     const { namespace: _ns, ...rest } = release(1, 'deployed');
-    await assert.rejects(driver.create(rest as HelmRelease, {}), TypeError);
+    await assert.rejects(driver.create(rest as HelmRelease, {}), (e: unknown) => isTracegateError(e, 'RELEASE_INVALID'));
     assert.deepEqual(fake.calls, []);
   });
 });

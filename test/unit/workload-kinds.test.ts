@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import type { KubeObject, PodTemplate } from '../../src/k8s/types.js';
+import { WORKLOAD_KIND_NAMES } from '../../src/workload/kinds.js';
 import { evaluate } from '../../src/policy/evaluate.js';
 import { createPolicyLoader } from '../../src/policy/load.js';
 import type { PolicySet, RequestContext } from '../../src/policy/types.js';
@@ -100,10 +101,10 @@ describe('workload kinds', () => {
     }
   });
 
-  it('the bundled provenance policy selects Deployment, StatefulSet, DaemonSet and CronJob, not what their controllers create', () => {
+  it('the bundled provenance policy selects every kind a person can create (controllers are kept away by matchConditions)', () => {
     const set = bundled('provenance.yaml');
     const judged = [...objects].filter(([, obj]) => evaluate(set, ctx('CREATE'), obj, null).applied.length > 0).map(([kind]) => kind);
-    assert.deepEqual(judged.sort(), ['CronJob', 'DaemonSet', 'Deployment', 'StatefulSet']);
+    assert.deepEqual(judged.sort(), ['CronJob', 'DaemonSet', 'Deployment', 'Job', 'Pod', 'ReplicaSet', 'ReplicationController', 'StatefulSet']);
   });
 
   it('a CronJob schedule change is not a template change; an image change in its job template is', () => {
@@ -194,5 +195,14 @@ describe('workload kinds', () => {
     assert.match(result.violations[0]!.message, /\(new workload\)/);
     const garbage = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'g' }, spec: { template: { spec: { containers: 'nope', initContainers: [null, 7] } } } } as unknown as KubeObject;
     assert.doesNotThrow(() => evaluate(set, ctx('CREATE'), garbage, garbage));
+  });
+});
+
+describe('one list of workload kinds', () => {
+  it('the policy schema names exactly the kinds of the workload table', () => {
+    const schema = readFileSync(new URL('../../policies/policy.schema.json', import.meta.url), 'utf8');
+    const m = /"kinds"[\s\S]*?"enum": (\[[^\]]*\])/.exec(schema);
+    assert.ok(m, 'match.kinds has an enum');
+    assert.deepEqual(JSON.parse(m[1]!), [...WORKLOAD_KIND_NAMES]);
   });
 });

@@ -10,8 +10,11 @@
  * - failed calls governed by failurePolicy: Fail → 500 `Internal error occurred: failed calling
  *   webhook "<name>": …`, Ignore → on with a `failed-open.…` audit annotation; denials worded by
  *   `ToStatusErr`; warnings from every webhook passed on for kubectl's `Warning: …` lines.
- * Not modelled: matchConditions (CEL), in-tree admission plugins, AdmissionReview v1beta1, schema
- * conversion for Equivalent matches, dropping unknown fields when decoding a patched object.
+ * - webhooks whose matchConditions (CEL, compiled once when the chain is created) do not all hold are
+ *   skipped; an evaluation error under failurePolicy Fail is a 403 (match.ts, match-conditions.ts);
+ * - between the two stages, in-process, the ValidatingAdmissionPolicies (policy-dispatch.ts).
+ * Not modelled: in-tree admission plugins, AdmissionReview v1beta1, schema conversion for Equivalent
+ * matches, dropping unknown fields when decoding a patched object.
  */
 import { randomUUID } from 'node:crypto';
 import { Agent } from 'node:https';
@@ -21,10 +24,12 @@ import { applyDefaults } from '../api-server/defaults.js';
 import { applyJsonPatch } from '../json-patch.js';
 import { addWarnings, createAuditRecorder, type AuditRecorder } from './audit.js';
 import { callTarget, callWebhook, goSeconds } from './call.js';
+import { compileConfigurations } from './condition-validation.js';
 import { noEquivalents, shouldCallHook, type Invocation, type MatchAttributes, type MatchContext } from './match.js';
+import { createPolicyDispatcher, namespaceFromLabels } from './policy-dispatch.js';
 import { buildReview, encoded, mutatingStageObject, validatingStageObject } from './review.js';
 import { badRequest, denial, internalError, timeoutError, type ChainError } from './status.js';
-import type { AdmissionChain, AdmissionChainOptions, AdmissionRun, MutatingWebhook, ValidatingWebhook, WebhookBase, WebhookCall } from './types.js';
+import type { AdmissionChain, AdmissionChainOptions, AdmissionRun, MutatingWebhook, SkippedWebhook, ValidatingWebhook, WebhookBase, WebhookCall } from './types.js';
 import { decodePatch, verifyResponse, type VerifiedResponse } from './verify.js';
 
 /** The apiserver's default request timeout; webhook deadlines never outlast it. */
@@ -62,20 +67,24 @@ function sortedOps(ops: unknown[]): unknown[] {
   return ops.map((op) => (op === null || typeof op !== 'object' ? op : Object.fromEntries(Object.entries(op as Loose).sort(([a], [b]) => (a < b ? -1 : 1)))));
 }
 
-/** Creates the chain; `close()` it when done (it pools HTTPS connections like the apiserver). */
+/**
+ * Creates the chain; `close()` it when done (it pools HTTPS connections like the apiserver). Throws
+ * the apiserver's 422 text for a configuration whose matchConditions it would refuse to store.
+ */
 export function createAdmissionChain(opts: AdmissionChainOptions): AdmissionChain {
   const agent = new Agent({ keepAlive: true });
   const mutating = ordered<MutatingWebhook>(opts.mutating);
   const validating = ordered<ValidatingWebhook>(opts.validating);
-  const ctx: MatchContext = { namespaceLabels: opts.namespaceLabels, equivalentResources: opts.equivalentResources ?? noEquivalents };
+  // Throws, as the apiserver refuses to store them, for configurations with invalid matchConditions.
+  const conditions = compileConfigurations(opts);
+  const ctx: MatchContext = { namespaceLabels: opts.namespaceLabels, equivalentResources: opts.equivalentResources ?? noEquivalents, conditions: (h) => conditions.get(h) };
+  // Throws the apiserver's 422 text for a policy or binding it would refuse to store.
+  const policies = createPolicyDispatcher({ policies: opts.policies ?? [], bindings: opts.bindings ?? [] }, { ...ctx, namespaceObject: opts.namespaceObject ?? namespaceFromLabels(opts.namespaceLabels) });
   const defaults = opts.defaults ?? applyDefaults;
   const now = opts.now ?? (() => new Date());
   const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const log = opts.log ?? (() => {});
   const history: AdmissionRun[] = [];
-  for (const e of [...mutating, ...validating]) {
-    if (e.hook.matchConditions.length > 0) log(`webhook ${e.hook.name}: matchConditions are not evaluated by this chain; treated as matching`);
-  }
 
   /** Everything one call shares: request, audit recorder, warnings, deadline. */
   interface Pass {
@@ -118,6 +127,16 @@ export function createAdmissionChain(opts: AdmissionChainOptions): AdmissionChai
     for (const [k, v] of Object.entries(verified.value.auditAnnotations)) recordAudit(pass, `${hook.name}/${k}`, v);
     addWarnings(pass.run.warnings, verified.value.warnings);
     return { kind: 'ok', response: verified.value };
+  }
+
+  function matchError(m: { error: ChainError; log?: string }): ChainError {
+    if (m.log !== undefined) log(m.log);
+    return m.error;
+  }
+
+  function skipped(stage: SkippedWebhook['stage'], hook: WebhookBase, m: { skip: SkippedWebhook['reason']; condition?: string; errors?: string }): SkippedWebhook {
+    const { skip, ...why } = m;
+    return { stage, webhook: hook.name, reason: skip, ...why };
   }
 
   function newCall(stage: WebhookCall['stage'], entry: Entry<WebhookBase>, round: 0 | 1, index: number): WebhookCall {
@@ -185,9 +204,9 @@ export function createAdmissionChain(opts: AdmissionChainOptions): AdmissionChai
       if (round === 1 && !again) break;
       for (const [index, entry] of mutating.entries()) {
         const m = shouldCallHook(entry.hook, { ...attrs, object }, ctx);
-        if ('error' in m) return { end: m.error };
+        if ('error' in m) return { end: matchError(m) };
         if ('skip' in m) {
-          if (round === 0) pass.run.skipped.push({ stage: 'mutating', webhook: entry.hook.name, reason: m.skip });
+          if (round === 0) pass.run.skipped.push(skipped('mutating', entry.hook, m));
           continue;
         }
         // A webhook is never called for the first time in round 1.
@@ -256,8 +275,8 @@ export function createAdmissionChain(opts: AdmissionChainOptions): AdmissionChai
     const relevant: { entry: Entry<ValidatingWebhook>; invocation: Invocation }[] = [];
     for (const entry of validating) {
       const m = shouldCallHook(entry.hook, attrs, ctx);
-      if ('error' in m) return m.error;
-      if ('skip' in m) pass.run.skipped.push({ stage: 'validating', webhook: entry.hook.name, reason: m.skip });
+      if ('error' in m) return matchError(m);
+      if ('skip' in m) pass.run.skipped.push(skipped('validating', entry.hook, m));
       else relevant.push({ entry, invocation: m.call });
     }
     if (relevant.length === 0) return undefined;
@@ -275,7 +294,8 @@ export function createAdmissionChain(opts: AdmissionChainOptions): AdmissionChai
   }
 
   function failure(status: ChainError, pass: Pass): AdmissionHookResult {
-    return { allowed: false, status: { code: status.code, reason: status.reason, message: status.message }, warnings: [...pass.run.warnings] };
+    const details = status.details === undefined ? {} : { details: status.details };
+    return { allowed: false, status: { code: status.code, reason: status.reason, message: status.message, ...details }, warnings: [...pass.run.warnings] };
   }
 
   async function admit(pass: Pass): Promise<AdmissionHookResult> {
@@ -286,13 +306,21 @@ export function createAdmissionChain(opts: AdmissionChainOptions): AdmissionChai
       subResource: req.subResource ?? '',
       kind: req.kind,
       namespace: req.namespace,
+      name: req.name,
+      userInfo: req.userInfo,
+      dryRun: req.dryRun,
+      options: req.options,
       object: mutatingStageObject(req),
       oldObject: encoded(req.oldObject as Loose | null),
     };
     const mutated = await mutate(pass, base);
     if ('end' in mutated) return failure(mutated.end, pass);
-    const object = validatingStageObject(mutated.object, req, randomUUID(), now());
-    const denied = await validate(pass, { ...base, object });
+    const attrs = { ...base, object: validatingStageObject(mutated.object, req, randomUUID(), now()) };
+    // The ValidatingAdmissionPolicy plugin: in-process, between the two webhook stages (AllOrderedPlugins).
+    const sink = { run: pass.run.policies, warn: (t: string) => addWarnings(pass.run.warnings, [t]), audit: (k: string, v: string) => pass.audit.add(k, v), log };
+    const refused = policies.dispatch(attrs, sink);
+    if (refused !== undefined) return failure(refused, pass);
+    const denied = await validate(pass, attrs);
     if (denied !== undefined) return failure(denied, pass);
     // Unpatched objects go back as the API server sent them, so nothing but the webhooks changes them.
     return { allowed: true, object: mutated.patched ? mutated.object : req.object, warnings: [...pass.run.warnings] };
@@ -300,7 +328,7 @@ export function createAdmissionChain(opts: AdmissionChainOptions): AdmissionChai
 
   return {
     async hook(req) {
-      const run: AdmissionRun = { request: structuredClone(req), calls: [], skipped: [], auditAnnotations: {}, warnings: [] };
+      const run: AdmissionRun = { request: structuredClone(req), calls: [], skipped: [], auditAnnotations: {}, warnings: [], policies: { evaluated: [], conditionsNotMet: [], decisions: [] } };
       history.push(run);
       const pass: Pass = { req, run, audit: createAuditRecorder(), requestDeadline: Date.now() + requestTimeoutMs };
       try {

@@ -3,8 +3,11 @@
  * `tracegate certs --kustomize`), with the defaults the apiserver's v1 defaulting fills in
  * (`K/api/admissionregistration/v1` SetDefaults_*): failurePolicy Fail, matchPolicy Equivalent,
  * selectors `{}`, timeoutSeconds 10, reinvocationPolicy Never, rule scope `*`, service port 443.
+ * matchConditions are validated as the apiserver validates them on write (condition-validation.ts).
  */
 import { parseAllDocuments } from 'yaml';
+import { createMatchConditionEnvs } from './cel-env.js';
+import { compileConfigurations } from './condition-validation.js';
 import type {
   LabelSelector,
   MutatingWebhook,
@@ -66,6 +69,13 @@ function rules(v: unknown): WebhookRule[] {
   }));
 }
 
+/** Missing or non-string members become `''`, which validation then reports as required. */
+function matchConditions(v: unknown): WebhookBase['matchConditions'] {
+  if (!Array.isArray(v)) return [];
+  const text = (x: unknown): string => (typeof x === 'string' ? x : '');
+  return v.map((c) => (isObject(c) ? { name: text(c['name']), expression: text(c['expression']) } : { name: '', expression: '' }));
+}
+
 function base(w: Loose, where: string): WebhookBase {
   if (typeof w['name'] !== 'string' || w['name'] === '') throw new Error(`${where}: a webhook has no name`);
   const at = `${where} webhook ${w['name']}`;
@@ -80,14 +90,15 @@ function base(w: Loose, where: string): WebhookBase {
     sideEffects: typeof w['sideEffects'] === 'string' ? w['sideEffects'] : undefined,
     timeoutSeconds: typeof w['timeoutSeconds'] === 'number' ? w['timeoutSeconds'] : DEFAULT_TIMEOUT_SECONDS,
     admissionReviewVersions: strings(w['admissionReviewVersions']),
-    matchConditions: Array.isArray(w['matchConditions']) ? (structuredClone(w['matchConditions']) as WebhookBase['matchConditions']) : [],
+    matchConditions: matchConditions(w['matchConditions']),
   };
 }
 
 /**
  * Every admissionregistration.k8s.io/v1 webhook configuration in a multi-document YAML text, with v1
  * defaults applied; other documents are ignored. Throws on YAML errors and on configurations the
- * apiserver would refuse to store (no name, no clientConfig target).
+ * apiserver would refuse to store (no name, no clientConfig target, invalid matchConditions — with
+ * the apiserver's `… is invalid: …` text).
  */
 export function loadWebhookConfigs(yamlText: string): WebhookConfigs {
   const out: WebhookConfigs = { mutating: [], validating: [] };
@@ -108,5 +119,6 @@ export function loadWebhookConfigs(yamlText: string): WebhookConfigs {
       out.validating.push({ kind, metadata: { name }, webhooks: hooks.map((w) => base(w, where)) } satisfies ValidatingWebhookConfiguration);
     }
   }
+  compileConfigurations(out, createMatchConditionEnvs());
   return out;
 }

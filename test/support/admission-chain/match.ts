@@ -1,12 +1,13 @@
 /**
  * Which webhooks a request is sent to, as `generic.Webhook.ShouldCallHook` decides: namespaceSelector,
  * then objectSelector, then the rules (operations, groups, versions, resources with subresources,
- * scope), then — for `matchPolicy: Equivalent` only — the rules against equivalent resources. A
- * selector error only surfaces when a rule matched. Pure.
+ * scope), then — for `matchPolicy: Equivalent` only — the rules against equivalent resources, and
+ * last the matchConditions (CEL). A selector error only surfaces when a rule matched. Pure.
  */
 import type { Parsed } from '../../../src/errors.js';
-import type { GroupVersionKind, GroupVersionResource } from '../api-server/index.js';
-import { internalError, namespaceNotFound, type ChainError } from './status.js';
+import type { AdmissionOptions, GroupVersionKind, GroupVersionResource, UserInfo } from '../api-server/index.js';
+import { conditionBindings, evaluateConditions, type CompiledCondition } from './match-conditions.js';
+import { forbidden, internalError, namespaceNotFound, type ChainError } from './status.js';
 import type { EquivalentResources, LabelSelector, SkippedWebhook, WebhookBase, WebhookRule } from './types.js';
 
 /** The label every namespace carries, set by the apiserver to the namespace's own name. */
@@ -19,6 +20,11 @@ export interface MatchAttributes {
   subResource: string;
   kind: GroupVersionKind;
   namespace: string;
+  /** `''` when the request names no object. */
+  name: string;
+  userInfo: UserInfo;
+  dryRun: boolean;
+  options: AdmissionOptions | null;
   object: unknown;
   oldObject: unknown;
 }
@@ -30,13 +36,20 @@ export interface Invocation {
   subResource: string;
 }
 
-/** The decision for one webhook. */
-export type MatchResult = { call: Invocation } | { skip: SkippedWebhook['reason'] } | { error: ChainError };
+/**
+ * The decision for one webhook. A skip by matchConditions names the false condition (or carries the
+ * errors failurePolicy Ignore skipped over); an error may come with the apiserver's log line.
+ */
+export type MatchResult =
+  | { call: Invocation }
+  | { skip: SkippedWebhook['reason']; condition?: string; errors?: string }
+  | { error: ChainError; log?: string };
 
-/** Facts about the cluster matching needs. */
+/** Facts about the cluster matching needs, and a webhook's compiled matchConditions (compiled once, by the chain). */
 export interface MatchContext {
   namespaceLabels: (namespace: string) => Record<string, string> | undefined;
   equivalentResources: EquivalentResources;
+  conditions: (hook: WebhookBase) => readonly CompiledCondition[] | undefined;
 }
 
 type LabelTest = (labels: Record<string, string>) => boolean;
@@ -80,14 +93,17 @@ function labelsOf(obj: unknown): Record<string, string> | undefined {
   return typeof labels === 'object' && labels !== null ? (labels as Record<string, string>) : {};
 }
 
-/** `namespace.Matcher.MatchNamespaceSelector`: true, false, or an error (unknown namespace, bad selector). */
-function matchNamespace(hook: WebhookBase, attr: MatchAttributes, ctx: MatchContext): { matches: boolean; error?: ChainError } {
+/**
+ * `namespace.Matcher.MatchNamespaceSelector`: true, false, or an error (unknown namespace, bad
+ * selector). Webhooks and admission policies share it.
+ */
+export function matchNamespaceSelector(selector: LabelSelector, attr: MatchAttributes, ctx: Pick<MatchContext, 'namespaceLabels'>): { matches: boolean; error?: ChainError } {
   const isNamespace = attr.resource.group === '' && attr.resource.resource === 'namespaces';
   // Cluster-scoped objects other than namespaces are never exempted by a namespaceSelector.
   if (attr.namespace === '' && !isNamespace) return { matches: true };
-  const sel = compileSelector(hook.namespaceSelector);
+  const sel = compileSelector(selector);
   if (!sel.ok) return { matches: false, error: internalError(sel.error) };
-  if (isEmptySelector(hook.namespaceSelector)) return { matches: true };
+  if (isEmptySelector(selector)) return { matches: true };
   let labels: Record<string, string> | undefined;
   if (isNamespace && attr.subResource === '' && (attr.operation === 'CREATE' || attr.operation === 'UPDATE')) {
     // The namespace being written is not in the informer yet: its own labels decide.
@@ -101,10 +117,10 @@ function matchNamespace(hook: WebhookBase, attr: MatchAttributes, ctx: MatchCont
 }
 
 /** `object.Matcher.MatchObjectSelector`: the labels of object OR oldObject; a null object never matches. */
-function matchObject(hook: WebhookBase, attr: MatchAttributes): { matches: boolean; error?: ChainError } {
-  const sel = compileSelector(hook.objectSelector);
+export function matchObjectSelector(selector: LabelSelector, attr: MatchAttributes): { matches: boolean; error?: ChainError } {
+  const sel = compileSelector(selector);
   if (!sel.ok) return { matches: false, error: internalError(sel.error) };
-  if (isEmptySelector(hook.objectSelector)) return { matches: true };
+  if (isEmptySelector(selector)) return { matches: true };
   // A Scale has metadata but no labels: it matches only selectors an empty label set satisfies.
   const matches = [attr.object, attr.oldObject].some((o) => {
     const labels = labelsOf(o);
@@ -166,19 +182,28 @@ function findInvocation(hook: WebhookBase, attr: MatchAttributes, ctx: MatchCont
 }
 
 /**
- * Decides whether `hook` is called for `attr`. matchConditions are not evaluated (no CEL here):
- * a webhook with conditions is treated as if they all held.
+ * Decides whether `hook` is called for `attr`. matchConditions come last, with `request.kind` and
+ * `request.resource` the invocation's; an evaluation error under failurePolicy Fail is a 403
+ * (`apierrors.NewForbidden` of the request's resource and name).
  */
 export function shouldCallHook(hook: WebhookBase, attr: MatchAttributes, ctx: MatchContext): MatchResult {
-  const ns = matchNamespace(hook, attr, ctx);
+  const ns = matchNamespaceSelector(hook.namespaceSelector, attr, ctx);
   if (!ns.matches && ns.error === undefined) return { skip: 'namespaceSelector' };
-  const obj = matchObject(hook, attr);
+  const obj = matchObjectSelector(hook.objectSelector, attr);
   if (!obj.matches && obj.error === undefined) return { skip: 'objectSelector' };
   const invocation = findInvocation(hook, attr, ctx);
   if (invocation === undefined) return { skip: 'rules' };
   if (ns.error !== undefined) return { error: ns.error };
   if (obj.error !== undefined) return { error: obj.error };
-  return { call: invocation };
+  if (hook.matchConditions.length === 0) return { call: invocation };
+  const compiled = ctx.conditions(hook);
+  if (compiled === undefined) throw new Error(`webhook ${hook.name}: its matchConditions were not compiled (compileConfigurations)`);
+  const outcome = evaluateConditions(compiled, hook.failurePolicy, conditionBindings(attr, invocation));
+  if ('error' in outcome) {
+    return { error: forbidden(attr.resource, attr.name, outcome.error), log: `Failed evaluating match conditions, failing closed ${hook.name}: ${outcome.error}` };
+  }
+  if (outcome.matches) return { call: invocation };
+  return { skip: 'matchConditions', ...(outcome.condition === undefined ? {} : { condition: outcome.condition }), ...(outcome.errors === undefined ? {} : { errors: outcome.errors }) };
 }
 
 /** The default equivalence: kube-apiserver 1.35 serves each of tracegate's resources at one version only. */

@@ -9,6 +9,8 @@ export interface ChainError {
   /** `''` when the webhook's Status had none (kubectl then prints `Error from server: …`). */
   reason: string;
   message: string;
+  /** `StatusDetails` (name, group, kind, causes): kubectl words a 422 Invalid from them. */
+  details?: Record<string, unknown>;
 }
 
 /** Admission denials below 400 are raised to 400 (statuserror.go). */
@@ -27,6 +29,14 @@ export function badRequest(message: string): ChainError {
 /** The 404 the namespace matcher returns when the request's namespace does not exist. */
 export function namespaceNotFound(namespace: string): ChainError {
   return { code: 404, reason: 'NotFound', message: `namespaces "${namespace}" not found` };
+}
+
+/**
+ * `apierrors.NewForbidden(groupResource, name, err)`: 403 `<resource>[.<group>] ["<name>"] is forbidden: <err>`.
+ */
+export function forbidden(resource: { group: string; resource: string }, name: string, message: string): ChainError {
+  const qualified = resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
+  return { code: 403, reason: 'Forbidden', message: `${qualified}${name === '' ? '' : ` ${JSON.stringify(name)}`} is forbidden: ${message}` };
 }
 
 /** `apierrors.NewTimeoutError(message, 0)`: 504 `Timeout: <message>`. */

@@ -4,6 +4,7 @@
  * its options. Field names follow the Kubernetes API so configurations load from rendered YAML as-is.
  */
 import type { AdmissionHook, AdmissionHookRequest, AdmissionHookResult, GroupVersionKind, GroupVersionResource } from '../api-server/index.js';
+import type { PolicyRun, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding } from './policy-types.js';
 
 /** `metav1.LabelSelector`; `{}` (or absent) selects everything. */
 export interface LabelSelector {
@@ -40,7 +41,7 @@ export interface WebhookBase {
   sideEffects: string | undefined;
   timeoutSeconds: number;
   admissionReviewVersions: string[];
-  /** CEL conditions: loaded but not evaluated (tracegate's manifests use none). */
+  /** CEL conditions, all of which must hold for the webhook to be called (match-conditions.ts). */
   matchConditions: { name: string; expression: string }[];
 }
 
@@ -128,7 +129,11 @@ export interface WebhookCall {
 export interface SkippedWebhook {
   stage: 'mutating' | 'validating';
   webhook: string;
-  reason: 'namespaceSelector' | 'objectSelector' | 'rules' | 'not-reinvoked';
+  reason: 'namespaceSelector' | 'objectSelector' | 'rules' | 'matchConditions' | 'not-reinvoked';
+  /** For `matchConditions`: the first condition that evaluated to false. */
+  condition?: string;
+  /** For `matchConditions` without a false one: the evaluation errors failurePolicy Ignore skipped over. */
+  errors?: string;
 }
 
 /** One pass of a request through the chain. */
@@ -139,6 +144,8 @@ export interface AdmissionRun {
   /** Audit annotations the apiserver would record (its own `mutation.`/`patch.`/`failed-open.` keys and the webhooks'). */
   auditAnnotations: Record<string, string>;
   warnings: string[];
+  /** What the ValidatingAdmissionPolicies did (policy-dispatch.ts). */
+  policies: PolicyRun;
   /** What the chain answered the API server; set when the run has finished. */
   result?: AdmissionHookResult;
 }
@@ -147,9 +154,17 @@ export interface AdmissionRun {
 export interface AdmissionChainOptions {
   mutating: MutatingWebhookConfiguration[];
   validating: ValidatingWebhookConfiguration[];
+  /** ValidatingAdmissionPolicies and their bindings ({@link loadAdmissionPolicies}); evaluated in-process. */
+  policies?: ValidatingAdmissionPolicy[];
+  bindings?: ValidatingAdmissionPolicyBinding[];
   resolveService: ServiceResolver;
   /** The labels of a namespace, `undefined` when it does not exist. */
   namespaceLabels: (namespace: string) => Record<string, string> | undefined;
+  /**
+   * The Namespace object as stored, for policies' `namespaceObject` (`undefined`: it does not exist).
+   * Default: a Namespace with the name and the labels of {@link namespaceLabels}.
+   */
+  namespaceObject?: (namespace: string) => Record<string, unknown> | undefined;
   /** The apiserver's log lines (`Failed calling webhook, failing open …`). */
   log?: (line: string) => void;
   equivalentResources?: EquivalentResources;

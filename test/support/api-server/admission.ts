@@ -55,7 +55,8 @@ export async function runAdmission(hook: AdmissionHook | undefined, call: Admiss
   warnings.push(...(result.warnings ?? []));
   if (!result.allowed) {
     const code = result.status.code >= MIN_ERROR_CODE ? result.status.code : MIN_ERROR_CODE;
-    throw new ApiError(code, result.status.reason ?? reasonForCode(code), result.status.message);
+    // `details` (kind, name, causes) is what kubectl prints a 422 Invalid from (a ValidatingAdmissionPolicy denial).
+    throw new ApiError(code, result.status.reason ?? reasonForCode(code), result.status.message, result.status.details);
   }
   if (call.object === null) return null;
   const returned: unknown = result.object;

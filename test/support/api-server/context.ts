@@ -1,9 +1,12 @@
 /**
  * What the REST handlers get per request and share across requests.
  */
+import type { TokenIdentity } from './auth.js';
+import type { ResourceRegistry } from './crd-registry.js';
+import type { Authorizer } from './rbac-authorizer.js';
 import type { ResourceRoute } from './router.js';
 import type { ObjectStore } from './store.js';
-import type { AdmissionHook, UserInfo } from './types.js';
+import type { AdmissionHook, ObjectCheck, UserInfo } from './types.js';
 
 /** One parsed, authenticated resource request. */
 export interface RequestContext {
@@ -23,11 +26,24 @@ export interface RequestContext {
   decodedBody?: unknown;
 }
 
+/** Authentication and authorization, for the review APIs and RBAC's checks on role and binding writes. */
+export interface SecurityDeps {
+  authorizer: Authorizer;
+  /** A TokenReview's view of a token (`undefined`: not authenticated). */
+  reviewToken(token: string, audiences: readonly string[]): TokenIdentity | undefined;
+}
+
 /** Shared server state the handlers use. */
 export interface HandlerDeps {
   store: ObjectStore;
+  /** What is served: the built-in resources and those of established CRDs. */
+  resources: ResourceRegistry;
   hook: () => AdmissionHook | undefined;
+  /** The extra validation a test set with `setObjectCheck`, if any. */
+  objectCheck?: () => ObjectCheck | undefined;
   now: () => Date;
+  /** Absent for handlers that run without a server (none answer reviews then, and nothing is guarded). */
+  security?: SecurityDeps;
 }
 
 /** A non-streaming handler's answer. */

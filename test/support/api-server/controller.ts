@@ -1,14 +1,15 @@
 /**
- * A stand-in for the Deployment controller: after every Deployment change it makes the Deployment
- * look rolled out, so `helm --wait`, kstatus and `kubectl rollout status` are satisfied. Per pod
- * template it keeps an owned ReplicaSet (`<name>-<pod-template-hash>`, revision annotations, the
- * current one scaled to `spec.replicas`, older ones to 0) and writes, through the status subresource
- * as the real controller does, `deployment.kubernetes.io/revision` and a status with every replica
- * ready and available. No pods are created.
+ * A stand-in for the Deployment controller: per pod template it keeps an owned ReplicaSet
+ * (`<name>-<pod-template-hash>`, revision annotations, the current one scaled to `spec.replicas`,
+ * older ones to 0; their status is the ReplicaSet controller's) and writes, through the status
+ * subresource as the real controller does, `deployment.kubernetes.io/revision` and the status of
+ * `deployment-status.ts` — every replica ready at once without Pods, the ReplicaSets' counts with
+ * them — so `helm --wait`, kstatus and `kubectl rollout status` are satisfied.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { isRecord } from '../../../src/k8s/types.js';
+import { deploymentStatus } from './deployment-status.js';
 import { updateManagedFields } from './managed-fields.js';
 import { findResource } from './resources.js';
 import type { ResourceInfo } from './resources.js';
@@ -61,16 +62,8 @@ function revisionOf(rs: JsonObject): number {
   return Number(record(meta(rs)['annotations'])[REVISION] ?? 0) || 0;
 }
 
-function condition(type: string, reason: string, message: string, previous: unknown[], now: string): JsonObject {
-  const old = previous.find((c) => isRecord(c) && c['type'] === type);
-  const same = isRecord(old) && old['status'] === 'True' && old['reason'] === reason;
-  const transition = same && typeof old['lastTransitionTime'] === 'string' ? old['lastTransitionTime'] : now;
-  const update = same && old['message'] === message && typeof old['lastUpdateTime'] === 'string' ? old['lastUpdateTime'] : now;
-  return { type, status: 'True', lastUpdateTime: update, lastTransitionTime: transition, reason, message };
-}
-
-/** Starts reacting to Deployment changes; returns a function that stops it. */
-export function startDeploymentController(deps: { store: ObjectStore; now: () => Date }): () => void {
+/** Starts reacting to Deployment changes (and, with Pods, to their ReplicaSets'); returns a function that stops it. */
+export function startDeploymentController(deps: { store: ObjectStore; now: () => Date; pods: boolean }): () => void {
   const deployments = findResource('apps', 'v1', 'deployments') as ResourceInfo;
   const replicasets = findResource('apps', 'v1', 'replicasets') as ResourceInfo;
   const pending = new Set<string>();
@@ -134,13 +127,8 @@ export function startDeploymentController(deps: { store: ObjectStore; now: () =>
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: dm['uid'], controller: true, blockOwnerDeletion: true }],
       },
       spec: { replicas: rsReplicas, selector: rsSelector, template: rsTemplate },
-      status: rsReplicas === 0 ? { replicas: 0, observedGeneration: Number(record(existing?.['metadata'])['generation'] ?? 1) } : {
-        replicas: rsReplicas,
-        fullyLabeledReplicas: rsReplicas,
-        readyReplicas: rsReplicas,
-        availableReplicas: rsReplicas,
-        observedGeneration: Number(record(existing?.['metadata'])['generation'] ?? 1),
-      },
+      // The ReplicaSet controller owns the status.
+      status: structuredClone(existing?.['status'] ?? {}),
     });
     const newRs = writeReplicaSet(rsFor(current, replicas, revision, { ...template, metadata: templateMeta }, selector, hash, true), current);
     for (const rs of owned) {
@@ -150,33 +138,34 @@ export function startDeploymentController(deps: { store: ObjectStore; now: () =>
       writeReplicaSet(rsFor(rs, 0, revisionOf(rs), record(rsSpec['template']), record(rsSpec['selector']), rsHash, false), rs);
     }
 
-    const now = stamp(deps.now());
-    const oldStatus = record(d['status']);
-    const previous = Array.isArray(oldStatus['conditions']) ? oldStatus['conditions'] : [];
-    const status: JsonObject = { observedGeneration: dm['generation'] ?? 1 };
-    if (replicas > 0) Object.assign(status, { replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas });
-    status['conditions'] = [
-      condition('Available', 'MinimumReplicasAvailable', 'Deployment has minimum availability.', previous, now),
-      condition('Progressing', 'NewReplicaSetAvailable', `ReplicaSet "${String(meta(newRs)['name'])}" has successfully progressed.`, previous, now),
-    ];
+    const latestOwned = deps.store.list(replicasets, namespace).filter((rs) => owned.some((o) => meta(o)['uid'] === meta(rs)['uid']) || meta(rs)['uid'] === meta(newRs)['uid']);
     const next = structuredClone(d);
     meta(next)['annotations'] = { ...record(dm['annotations']), [REVISION]: String(revision) };
-    next['status'] = status;
+    const latestNew = latestOwned.find((rs) => meta(rs)['uid'] === meta(newRs)['uid']) ?? newRs;
+    next['status'] = deploymentStatus(d, latestNew, latestOwned, deps.pods, stamp(deps.now()));
     if (isDeepStrictEqual(next, d)) return;
     const write = { manager: MANAGER, operation: 'Update' as const, apiVersion: 'apps/v1', subresource: 'status', now: deps.now() };
     deps.store.commit(deployments, updateManagedFields(d, next, write));
   }
 
-  const unsubscribe = deps.store.subscribe((e) => {
-    if (e.info !== deployments || e.type === 'DELETED') return;
-    const key = `${String(meta(e.object)['namespace'])}/${String(meta(e.object)['name'])}`;
+  function enqueue(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
     if (pending.has(key)) return;
     pending.add(key);
     // After the write's response is on its way, like a controller reacting to the watch event.
     setImmediate(() => {
       pending.delete(key);
-      if (!stopped) reconcile(String(meta(e.object)['namespace']), String(meta(e.object)['name']));
+      if (!stopped) reconcile(namespace, name);
     });
+  }
+
+  const unsubscribe = deps.store.subscribe((e) => {
+    const namespace = String(meta(e.object)['namespace']);
+    if (e.info === deployments && e.type !== 'DELETED') enqueue(namespace, String(meta(e.object)['name']));
+    // With Pods, the Deployment's counts follow its ReplicaSets' statuses.
+    if (e.info !== replicasets || !deps.pods) return;
+    const owner = (Array.isArray(meta(e.object)['ownerReferences']) ? (meta(e.object)['ownerReferences'] as unknown[]) : []).find((o) => isRecord(o) && o['kind'] === 'Deployment' && o['controller'] === true);
+    if (isRecord(owner)) enqueue(namespace, String(owner['name']));
   });
   return () => {
     stopped = true;

@@ -5,7 +5,8 @@
  * client-side schema validation; without it they want a full OpenAPI v2 schema (or
  * `--validate=false` / `--disable-openapi-validation`).
  */
-import { RESOURCES, apiGroups, apiVersionOf } from './resources.js';
+import type { ResourceRegistry } from './crd-registry.js';
+import { apiVersionOf } from './resources.js';
 import type { ResourceInfo } from './resources.js';
 import type { JsonObject } from './types.js';
 
@@ -30,12 +31,12 @@ export function coreVersions(serverAddress: string): JsonObject {
   return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
 }
 
-/** `/apis` (APIGroupList). */
-export function groupList(): JsonObject {
+/** `/apis` (APIGroupList), CRD groups included. */
+export function groupList(resources: ResourceRegistry): JsonObject {
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
-    groups: apiGroups().map((g) => {
+    groups: resources.groups().map((g) => {
       const versions = g.versions.map((v) => ({ groupVersion: `${g.name}/${v}`, version: v }));
       return { name: g.name, versions, preferredVersion: versions[0] };
     }),
@@ -43,8 +44,8 @@ export function groupList(): JsonObject {
 }
 
 /** `/apis/<group>` (APIGroup), or `undefined` for an unknown group. */
-export function group(name: string): JsonObject | undefined {
-  const g = apiGroups().find((x) => x.name === name);
+export function group(resources: ResourceRegistry, name: string): JsonObject | undefined {
+  const g = resources.groups().find((x) => x.name === name);
   if (g === undefined) return undefined;
   const versions = g.versions.map((v) => ({ groupVersion: `${g.name}/${v}`, version: v }));
   return { kind: 'APIGroup', apiVersion: 'v1', name: g.name, versions, preferredVersion: versions[0] };
@@ -64,8 +65,8 @@ function resourceEntries(r: ResourceInfo): JsonObject[] {
 }
 
 /** `/api/v1` or `/apis/<group>/<version>` (APIResourceList), or `undefined` if not served. */
-export function resourceList(groupName: string, version: string): JsonObject | undefined {
-  const served = RESOURCES.filter((r) => r.group === groupName && r.version === version);
+export function resourceList(resources: ResourceRegistry, groupName: string, version: string): JsonObject | undefined {
+  const served = resources.served().filter((r) => r.group === groupName && r.version === version);
   if (served.length === 0) return undefined;
   const first = served[0];
   return {
@@ -81,9 +82,10 @@ function openApiPath(gv: string): string {
 }
 
 /** `/openapi/v3`: one document per served group/version. */
-export function openApiV3Index(): JsonObject {
+export function openApiV3Index(resources: ResourceRegistry): JsonObject {
   const paths: JsonObject = {};
-  for (const gv of new Set(RESOURCES.map(apiVersionOf))) {
+  // The review APIs are create-only: no PATCH to declare.
+  for (const gv of new Set(resources.served().filter((r) => r.review !== true).map(apiVersionOf))) {
     const path = openApiPath(gv);
     // The hash only needs to be stable: clients use it as a cache key.
     paths[path] = { serverRelativeURL: `/openapi/v3/${path}?hash=${SERVER_VERSION.gitVersion}` };
@@ -96,8 +98,8 @@ export function openApiV3Index(): JsonObject {
  * `fieldValidation` parameter. The request body omits strategic-merge-patch so that kubectl's
  * client-side apply computes its patch from compiled-in types instead of looking for schemas here.
  */
-export function openApiV3Document(gvPath: string): JsonObject | undefined {
-  const served = RESOURCES.filter((r) => openApiPath(apiVersionOf(r)) === gvPath);
+export function openApiV3Document(resources: ResourceRegistry, gvPath: string): JsonObject | undefined {
+  const served = resources.served().filter((r) => r.review !== true && openApiPath(apiVersionOf(r)) === gvPath);
   if (served.length === 0) return undefined;
   const paths: JsonObject = {};
   const queryParam = (name: string): JsonObject => ({ name, in: 'query', schema: { type: 'string', uniqueItems: true } });

@@ -20,7 +20,9 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'RequestEntityTooLarge', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
+    // limitedReadBody: errors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", limit)).
+    // The rest of the body is never read, so the connection cannot carry another request: it is closed, as Go's server does.
+    if (size > MAX_BODY_BYTES) throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${MAX_BODY_BYTES}`, undefined, { Connection: 'close' });
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

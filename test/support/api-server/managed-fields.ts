@@ -1,96 +1,22 @@
 /**
- * `metadata.managedFields` in the FieldsV1 format (`f:<field>`, `k:{<key>}`, `v:<value>`, `.`), kept
- * the way server-side apply does: an Update entry owns what its writes changed, an Apply entry owns
- * exactly the applied configuration's fields, and fields an Apply stops mentioning are removed when no
- * other manager owns them. Ownership conflicts are not detected (every apply behaves as `force=true`).
+ * `metadata.managedFields` as the apiserver's field manager keeps them (k8s.io/apiserver
+ * `fieldmanager` + sigs.k8s.io/structured-merge-diff/v4 `merge/update.go`):
+ * - Update (create, update, non-apply patch): the writer takes the fields it changed or added, every
+ *   other manager loses them and anything removed (`Updater.Update`, force).
+ * - Apply: the applier's set becomes exactly the applied configuration's fields; fields it applied
+ *   last time and no longer applies are pruned unless some manager (appliers and updaters alike)
+ *   still owns them — a pruned list item goes whole (`Updater.prune`); a field another manager owns
+ *   that the apply would change is a conflict (409 unless `force`, which takes it over).
+ * - The managedFields a request sends replace the stored ones when they decode; `[]` or `[{}]`
+ *   reset them (`isResetManagedFields`), and an object without entries stays untracked until the
+ *   next apply, which first gives everything to `before-first-apply` (`skipNonAppliedManager`).
  */
-import { isDeepStrictEqual } from 'node:util';
 import { isRecord } from '../../../src/k8s/types.js';
 import type { ManagedFieldsEntry } from '../../../src/k8s/types.js';
-import { isAtomicMap, itemKey, itemMatches, listMeta } from './patch-meta.js';
+import { compare, comparePaths, decodeFieldsV1, encodeFieldsV1, flatten, formatPath, parsePath, removePaths, toFieldSet, withNamedFields } from './field-set.js';
+import { mergeApplied } from './ssa-merge.js';
+import { applyConflict } from './status.js';
 import type { JsonObject } from './types.js';
-
-/** A field path: FieldsV1 keys from the root, e.g. `["f:spec","f:replicas"]`. */
-type FieldPath = string[];
-/** Leaf paths (and keyed-list item nodes) as JSON-encoded paths, with the JSON of their values. */
-type FieldValues = Map<string, string>;
-
-/** Metadata the server owns; never part of any manager's fields. */
-const SYSTEM_META = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'selfLink', 'deletionTimestamp']);
-
-/** The fields an object sets, with their values. `scope` limits the walk to `spec`/`metadata` or `status`. */
-export function fieldValues(obj: JsonObject, scope: 'main' | 'status'): FieldValues {
-  const out: FieldValues = new Map();
-  for (const [key, value] of Object.entries(obj)) {
-    if (key === 'apiVersion' || key === 'kind') continue;
-    if ((key === 'status') !== (scope === 'status')) continue;
-    if (key === 'metadata' && isRecord(value)) {
-      for (const [mk, mv] of Object.entries(value)) {
-        if (!SYSTEM_META.has(mk)) walk(mv, ['f:metadata', `f:${mk}`], ['metadata', mk], out);
-      }
-      continue;
-    }
-    walk(value, [`f:${key}`], [key], out);
-  }
-  return out;
-}
-
-function walk(value: unknown, path: FieldPath, names: string[], out: FieldValues): void {
-  if (isRecord(value) && !isAtomicMap(names) && Object.keys(value).length > 0) {
-    for (const [k, v] of Object.entries(value)) walk(v, [...path, `f:${k}`], [...names, k], out);
-    return;
-  }
-  if (Array.isArray(value)) {
-    const meta = listMeta(names);
-    if (meta.kind === 'keyed') {
-      for (const item of value) {
-        if (!isRecord(item)) continue;
-        const itemPath = [...path, `k:${JSON.stringify(itemKey(meta, item))}`];
-        out.set(JSON.stringify(itemPath), '');
-        for (const [k, v] of Object.entries(item)) walk(v, [...itemPath, `f:${k}`], [...names, k], out);
-      }
-      return;
-    }
-    if (meta.kind === 'set') {
-      for (const item of value) out.set(JSON.stringify([...path, `v:${JSON.stringify(item)}`]), '');
-      return;
-    }
-  }
-  out.set(JSON.stringify(path), JSON.stringify(value));
-}
-
-/** FieldsV1 tree → set of JSON-encoded paths (nodes marked `.` and leaves). */
-function decodeFieldsV1(tree: unknown, prefix: FieldPath = [], out = new Set<string>()): Set<string> {
-  if (!isRecord(tree)) return out;
-  const children = Object.keys(tree).filter((k) => k !== '.');
-  if (prefix.length > 0 && ('.' in tree || children.length === 0)) out.add(JSON.stringify(prefix));
-  for (const k of children) decodeFieldsV1(tree[k], [...prefix, k], out);
-  return out;
-}
-
-/** Set of JSON-encoded paths → FieldsV1 tree; a node that is itself owned and has children gets `.`. */
-function encodeFieldsV1(paths: Set<string>): JsonObject {
-  const root: JsonObject = {};
-  const sorted = [...paths].map((p) => JSON.parse(p) as FieldPath).sort((a, b) => a.length - b.length);
-  for (const path of sorted) {
-    let node = root;
-    for (const seg of path) node = (node[seg] ??= {}) as JsonObject;
-  }
-  for (const path of sorted) {
-    let node = root;
-    for (const seg of path) node = node[seg] as JsonObject;
-    if (Object.keys(node).some((k) => k !== '.')) node['.'] = {};
-  }
-  return root;
-}
-
-function timeNow(now: Date): string {
-  return `${now.toISOString().slice(0, 19)}Z`; // managedFields times have second precision
-}
-
-function isUnder(path: string, ancestor: string): boolean {
-  return path === ancestor || path.startsWith(ancestor.slice(0, -1) + ',');
-}
 
 /** What a write looks like for managedFields. */
 export interface FieldsWrite {
@@ -98,154 +24,212 @@ export interface FieldsWrite {
   operation: 'Apply' | 'Update';
   apiVersion: string;
   subresource?: string;
-  /** For Apply: the applied configuration. */
-  applied?: JsonObject;
   now: Date;
 }
 
-function entriesOf(obj: JsonObject): ManagedFieldsEntry[] {
-  const meta = obj['metadata'];
-  const list = isRecord(meta) ? meta['managedFields'] : undefined;
-  return Array.isArray(list) ? (structuredClone(list) as ManagedFieldsEntry[]) : [];
+/** The manager that takes over what an object holds at its first apply after being untracked. */
+export const BEFORE_FIRST_APPLY = 'before-first-apply';
+
+interface Managed {
+  entry: ManagedFieldsEntry;
+  set: Set<string>;
 }
 
-function sameEntry(e: ManagedFieldsEntry, w: FieldsWrite): boolean {
-  return e.manager === w.manager && e.operation === w.operation && (e.subresource ?? '') === (w.subresource ?? '');
+function timeNow(now: Date): string {
+  return `${now.toISOString().slice(0, 19)}Z`; // managedFields times have second precision
 }
 
-/**
- * Computes the new `managedFields` of `next` (written over `prev`, `undefined` on create) and, for an
- * Apply, removes from `next` the fields the manager applied last time but no longer applies and nobody
- * else owns. Returns the pruned object with its managedFields set.
- */
-export function updateManagedFields(prev: JsonObject | undefined, next: JsonObject, write: FieldsWrite): JsonObject {
-  const scope = write.subresource === 'status' ? 'status' : 'main';
-  const before = prev === undefined ? new Map<string, string>() : fieldValues(prev, scope);
-  const after = fieldValues(next, scope);
-  const changed = new Set([...after].filter(([p, v]) => before.get(p) !== v).map(([p]) => p));
-  const removed = new Set([...before.keys()].filter((p) => !after.has(p)));
-
-  const entries = entriesOf(prev ?? {});
-  let mine = entries.find((e) => sameEntry(e, write));
-  const oldSet = decodeFieldsV1(mine?.fieldsV1);
-  let newSet: Set<string>;
-  if (write.operation === 'Apply') {
-    newSet = new Set(fieldValues(write.applied ?? {}, scope).keys());
-  } else {
-    newSet = new Set([...oldSet, ...changed]);
-    for (const p of removed) newSet.delete(p);
-  }
-  const others = entries.filter((e) => e !== mine);
-  for (const e of others) {
-    const set = decodeFieldsV1(e.fieldsV1);
-    for (const p of [...set]) if (changed.has(p) || removed.has(p)) set.delete(p);
-    e.fieldsV1 = encodeFieldsV1(set);
-  }
-
-  let result = next;
-  if (write.operation === 'Apply') {
-    const ownedByOthers = others.flatMap((e) => [...decodeFieldsV1(e.fieldsV1)]);
-    // Removing a field removes everything below it, so it stays while anyone else owns part of it.
-    const stale = [...oldSet].filter((p) => !newSet.has(p) && !ownedByOthers.some((o) => isUnder(o, p)));
-    result = pruneFields(next, stale);
-  }
-
-  if (mine === undefined) {
-    mine = { manager: write.manager, operation: write.operation, apiVersion: write.apiVersion, time: timeNow(write.now), fieldsType: 'FieldsV1' };
-    if (write.subresource !== undefined) mine.subresource = write.subresource;
-  } else if (!isDeepStrictEqual(oldSet, newSet)) {
-    mine.time = timeNow(write.now);
-  }
-  mine.fieldsV1 = encodeFieldsV1(newSet);
-  // The writer's entry keeps its place (a no-op write must leave managedFields identical).
-  const all = entries.includes(mine) ? entries : [...entries, mine];
-  const kept = all.filter((e) => decodeFieldsV1(e.fieldsV1).size > 0);
-  // Apply entries come first, as the apiserver sorts them; sort is stable otherwise.
-  kept.sort((a, b) => (a.operation === b.operation ? 0 : a.operation === 'Apply' ? -1 : 1));
-  const meta = { ...((result['metadata'] ?? {}) as JsonObject) };
-  if (kept.length > 0) meta['managedFields'] = kept;
-  else delete meta['managedFields'];
-  return { ...result, metadata: meta };
+function entriesOf(obj: JsonObject | undefined): unknown {
+  const meta = obj?.['metadata'];
+  return isRecord(meta) ? meta['managedFields'] : undefined;
 }
 
-/** A field another manager owns with a different value than an apply wants. */
-export interface ApplyConflict {
-  manager: string;
-  apiVersion: string;
-  /** As the apiserver prints it: `.spec.template.spec.containers[name="web"].image`. */
-  field: string;
-}
-
-function formatPath(path: FieldPath): string {
-  return path
-    .map((seg) => {
-      if (seg.startsWith('f:')) return `.${seg.slice(2)}`;
-      if (seg.startsWith('k:')) {
-        const key = JSON.parse(seg.slice(2)) as JsonObject;
-        return `[${Object.entries(key).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}]`;
-      }
-      if (seg.startsWith('v:')) return `[=${seg.slice(2)}]`;
-      return `[${seg.slice(2)}]`;
-    })
-    .join('');
-}
-
-/**
- * The conflicts of applying `applied` over `live` as `manager`: fields the apply sets to a value
- * different from the live one while another manager owns them. An apply with `force=true` ignores
- * them (and takes the fields over); without it the apiserver answers 409.
- */
-export function applyConflicts(live: JsonObject, applied: JsonObject, manager: string): ApplyConflict[] {
-  const current = fieldValues(live, 'main');
-  const wanted = fieldValues(applied, 'main');
-  const conflicts: ApplyConflict[] = [];
-  for (const e of entriesOf(live)) {
-    if (e.manager === manager && e.operation === 'Apply') continue;
-    if (e.subresource === 'status') continue;
-    for (const p of decodeFieldsV1(e.fieldsV1)) {
-      const value = wanted.get(p);
-      if (value !== undefined && value !== '' && current.has(p) && current.get(p) !== value) {
-        conflicts.push({ manager: e.manager ?? '', apiVersion: e.apiVersion ?? '', field: formatPath(JSON.parse(p) as FieldPath) });
-      }
-    }
-  }
-  return conflicts;
-}
-
-/** Removes the given paths (shortest first) from a copy of `obj`; empty label/annotation maps go too. */
-function pruneFields(obj: JsonObject, paths: string[]): JsonObject {
-  const out = structuredClone(obj);
-  const sorted = paths.map((p) => JSON.parse(p) as FieldPath).sort((a, b) => a.length - b.length);
-  for (const path of sorted) removePath(out, path, []);
-  const meta = out['metadata'];
-  if (isRecord(meta)) {
-    for (const k of ['labels', 'annotations']) if (isRecord(meta[k]) && Object.keys(meta[k]).length === 0) delete meta[k];
+/** `DecodeManagedFields`: every entry needs operation Apply/Update, an apiVersion and fieldsType FieldsV1; else nothing decodes. */
+function decode(list: unknown): Managed[] | undefined {
+  if (!Array.isArray(list)) return list === undefined || list === null ? [] : undefined;
+  const out: Managed[] = [];
+  for (const raw of list) {
+    if (!isRecord(raw)) return undefined;
+    const e = raw as ManagedFieldsEntry;
+    if (e.operation !== 'Apply' && e.operation !== 'Update') return undefined;
+    if (typeof e.apiVersion !== 'string' || e.apiVersion === '') return undefined;
+    if (e.fieldsType !== 'FieldsV1') return undefined;
+    if (e.fieldsV1 !== undefined && !isRecord(e.fieldsV1)) return undefined;
+    out.push({ entry: structuredClone(e), set: decodeFieldsV1(e.fieldsV1) });
   }
   return out;
 }
 
-function removePath(node: unknown, path: FieldPath, names: string[]): void {
-  const [seg, ...rest] = path;
-  if (seg === undefined) return;
-  if (seg.startsWith('f:') && isRecord(node)) {
-    const field = seg.slice(2);
-    if (rest.length === 0) delete node[field];
-    else removePath(node[field], rest, [...names, field]);
-    return;
+/** `isResetManagedFields`: a non-nil empty list, or a list of one empty entry. */
+function isReset(list: unknown): boolean {
+  return Array.isArray(list) && (list.length === 0 || (list.length === 1 && isRecord(list[0]) && Object.keys(list[0]).length === 0));
+}
+
+/** `BuildManagerIdentifier`: manager, operation, subresource, and the apiVersion of updaters (appliers keep one entry across versions). */
+function identity(e: ManagedFieldsEntry): string {
+  const id: JsonObject = { manager: e.manager ?? '', operation: e.operation };
+  if (e.operation === 'Update') id['apiVersion'] = e.apiVersion;
+  if (e.subresource) id['subresource'] = e.subresource;
+  return JSON.stringify(id);
+}
+
+function writerEntry(write: FieldsWrite): ManagedFieldsEntry {
+  const e: ManagedFieldsEntry = { manager: write.manager, operation: write.operation, apiVersion: write.apiVersion, fieldsType: 'FieldsV1' };
+  if (write.subresource !== undefined) e.subresource = write.subresource;
+  return e;
+}
+
+/** `sortEncodedManagedFields`: by operation (Apply first), time to the second, manager, apiVersion, subresource. */
+function encode(managed: Managed[]): ManagedFieldsEntry[] {
+  const kept = managed.filter((m) => m.set.size > 0);
+  const out = kept.map((m) => ({ ...m.entry, fieldsType: 'FieldsV1', fieldsV1: encodeFieldsV1(m.set) }) as ManagedFieldsEntry);
+  const cmp = (a: string | undefined, b: string | undefined): number => ((a ?? '') < (b ?? '') ? -1 : (a ?? '') > (b ?? '') ? 1 : 0);
+  return out.sort((a, b) => cmp(a.operation, b.operation) || cmp(a.time, b.time) || cmp(a.manager, b.manager) || cmp(a.apiVersion, b.apiVersion) || cmp(a.subresource, b.subresource));
+}
+
+function withEntries(obj: JsonObject, entries: ManagedFieldsEntry[]): JsonObject {
+  const meta = { ...(isRecord(obj['metadata']) ? obj['metadata'] : {}) };
+  if (entries.length > 0) meta['managedFields'] = entries;
+  else delete meta['managedFields'];
+  return { ...obj, metadata: meta };
+}
+
+/**
+ * The managed sets an Update starts from (`decodeManagedFields`): a reset, the request's own entries
+ * when they decode and are not empty (not for subresources), else the stored ones.
+ */
+function updateBase(live: JsonObject | undefined, requested: unknown, subresource: string | undefined): Managed[] {
+  const stored = (): Managed[] => decode(entriesOf(live)) ?? [];
+  if (subresource !== undefined) return stored();
+  if (isReset(requested)) return [];
+  const fromRequest = decode(requested);
+  return fromRequest !== undefined && fromRequest.length > 0 ? fromRequest : stored();
+}
+
+/**
+ * `Updater.Update` for a create, update or non-apply patch of `next` over `live` (undefined on
+ * create); `requested` is the managedFields the request carried. Returns `next` with its
+ * managedFields set.
+ */
+export function updateManagedFields(live: JsonObject | undefined, next: JsonObject, write: FieldsWrite, requested: unknown = entriesOf(next)): JsonObject {
+  const managed = updateBase(live, requested, write.subresource);
+  // skipNonAppliedManager: an existing object nobody manages stays unmanaged until it is applied to.
+  if (managed.length === 0 && live !== undefined) return withEntries(next, []);
+  return withEntries(next, encode(recordUpdate(managed, live ?? {}, next, write)));
+}
+
+/** Ownership after `write` changed `before` into `after`. */
+function recordUpdate(managed: Managed[], before: JsonObject, after: JsonObject, write: FieldsWrite): Managed[] {
+  const scope = write.subresource === 'status' ? 'status' : 'main';
+  const diff = compare(flatten(before, scope), flatten(after, scope));
+  const taken = new Set([...diff.modified, ...diff.added].filter((p) => !diff.removed.has(p)));
+  const self = writerEntry(write);
+  const id = identity(self);
+  for (const m of managed) {
+    if (identity(m.entry) === id) continue;
+    for (const p of [...taken, ...diff.removed]) m.set.delete(p);
   }
-  if (!Array.isArray(node)) return;
-  const meta = listMeta(names);
-  if (seg.startsWith('k:') && meta.kind === 'keyed') {
-    const key = JSON.parse(seg.slice(2)) as JsonObject;
-    const idx = node.findIndex((item) => itemMatches(meta, item, key));
-    if (idx < 0) return;
-    if (rest.length === 0) node.splice(idx, 1);
-    else removePath(node[idx], rest, names);
-    return;
+  let mine = managed.find((m) => identity(m.entry) === id);
+  if (mine === undefined && taken.size > 0) managed.push((mine = { entry: self, set: new Set() }));
+  if (mine !== undefined) {
+    for (const p of diff.removed) mine.set.delete(p);
+    for (const p of taken) mine.set.add(p);
+    // managedFieldsUpdater: the entry's time moves only when this write changed something.
+    if (taken.size > 0) mine.entry.time = timeNow(write.now);
+    mine.entry.apiVersion = write.apiVersion;
   }
-  if (seg.startsWith('v:')) {
-    const value = JSON.parse(seg.slice(2)) as unknown;
-    const idx = node.findIndex((item) => isDeepStrictEqual(item, value));
-    if (idx >= 0) node.splice(idx, 1);
+  return managed;
+}
+
+/** A field another manager owns that an apply would change. */
+interface Conflict {
+  id: string;
+  entry: ManagedFieldsEntry;
+  path: string[];
+}
+
+/** `printManager`: `"kubectl-set" using apps/v1` for updaters, `"helm"` for appliers, with the subresource if any. */
+function printManager(e: ManagedFieldsEntry): string {
+  let text = JSON.stringify(e.manager ?? '');
+  if (e.subresource) text += ` with subresource ${JSON.stringify(e.subresource)}`;
+  return e.operation === 'Update' ? `${text} using ${e.apiVersion ?? ''}` : text;
+}
+
+/** The result of a server-side apply: the merged and pruned object, its managedFields set. */
+export interface ApplyResult {
+  object: JsonObject;
+  /** False when the apply changed nothing in the object (its managedFields may still have changed). */
+  changed: boolean;
+}
+
+/**
+ * `Updater.Apply`: merges `applied` into `live` (`{}` on create), prunes what `write.manager` applied
+ * last time and no longer does (unless someone owns it), and checks conflicts. Throws the 409 the
+ * apiserver answers unless `force`.
+ */
+export function applyManagedFields(live: JsonObject | undefined, applied: JsonObject, write: FieldsWrite, force: boolean): ApplyResult {
+  const base = live ?? {};
+  let managed = decode(entriesOf(base)) ?? [];
+  if (managed.length === 0 && live !== undefined) {
+    // skipNonAppliedManager.Apply: the fields already there belong to `before-first-apply` first.
+    managed = recordUpdate([], {}, base, { ...write, manager: BEFORE_FIRST_APPLY, operation: 'Update' });
   }
+  const self = writerEntry(write);
+  const id = identity(self);
+  const previous = managed.find((m) => identity(m.entry) === id);
+  const others = managed.filter((m) => m !== previous);
+  const mine: Managed = { entry: previous?.entry ?? self, set: toFieldSet(applied, 'main') };
+  const merged = mergeApplied(base, applied);
+  const result = previous === undefined ? merged : prune(merged, previous.set, [...others, mine]);
+
+  const diff = compare(flatten(base, 'main'), flatten(result, 'main'));
+  const changedPaths = new Set([...diff.modified, ...diff.added]);
+  const conflicts: Conflict[] = [];
+  for (const m of others) {
+    if (m.entry.subresource === 'status') continue;
+    for (const p of m.set) if (changedPaths.has(p)) conflicts.push({ id: identity(m.entry), entry: m.entry, path: parsePath(p) });
+  }
+  if (conflicts.length > 0 && !force) {
+    conflicts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : comparePaths(a.path, b.path)));
+    throw applyConflict(conflicts.map((c) => ({ managerId: c.id, manager: printManager(c.entry), field: formatPath(c.path) })));
+  }
+  for (const m of others) for (const p of [...changedPaths, ...diff.removed]) m.set.delete(p);
+  const changed = diff.modified.size + diff.added.size + diff.removed.size > 0;
+  if (changed || previous === undefined) mine.entry = { ...mine.entry, time: timeNow(write.now), apiVersion: write.apiVersion };
+  return { object: withEntries(result, encode([...others, mine])), changed };
+}
+
+/**
+ * `Updater.prune` with `addBackOwnedItems` and `addBackDanglingItems`: of what the applier owned
+ * last time (`last`), remove what nobody owns now — removing a list item or field removes all of it.
+ */
+function prune(merged: JsonObject, last: Set<string>, owners: Managed[]): JsonObject {
+  if (last.size === 0) return merged;
+  const lastNamed = withNamedFields(last);
+  const mergedPaths = new Set(flatten(merged, 'main').keys());
+  const owned = withNamedFields(owners.flatMap((m) => [...m.set]));
+  const pruned = removePaths(merged, lastNamed);
+  const prunedPaths = new Set(flatten(pruned, 'main').keys());
+  const unowned = new Set([...mergedPaths].filter((p) => !prunedPaths.has(p) && !owned.has(p)));
+  const addedBack = removePaths(merged, unowned);
+  const addedBackPaths = new Set(flatten(addedBack, 'main').keys());
+  const gone = new Set([...mergedPaths].filter((p) => !addedBackPaths.has(p) && lastNamed.has(p)));
+  return removePaths(merged, gone);
+}
+
+/** `ValidateManagedFields` (apimachinery/pkg/api/validation/objectmeta.go): what a stored entry must satisfy. */
+export function validateManagedFields(obj: JsonObject): { field: string; message: string }[] {
+  const list = entriesOf(obj);
+  if (!Array.isArray(list)) return [];
+  const errors: { field: string; message: string }[] = [];
+  list.forEach((raw, i) => {
+    const e = (isRecord(raw) ? raw : {}) as ManagedFieldsEntry;
+    const at = `metadata.managedFields[${i}]`;
+    if (e.operation !== 'Apply' && e.operation !== 'Update') errors.push({ field: `${at}.operation`, message: `Invalid value: ${JSON.stringify(e.operation ?? '')}: must be \`Apply\` or \`Update\`` });
+    if (e.fieldsType !== undefined && e.fieldsType !== '' && e.fieldsType !== 'FieldsV1') errors.push({ field: `${at}.fieldsType`, message: `Invalid value: ${JSON.stringify(e.fieldsType)}: must be \`FieldsV1\`` });
+    // FieldManagerMaxLength and MaxSubresourceNameLength.
+    if ((e.manager ?? '').length > 128) errors.push({ field: `${at}.manager`, message: 'Too long: may not be more than 128 bytes' });
+    if ((e.subresource ?? '').length > 256) errors.push({ field: `${at}.subresource`, message: 'Too long: may not be more than 256 bytes' });
+  });
+  return errors;
 }

@@ -1,25 +1,39 @@
 /**
- * How each list field merges, from the `patchStrategy` / `patchMergeKey` / `listMapKeys` tags of the
- * Go types: what strategic merge patch, server-side apply and managedFields need to know. Paths are
- * field names from the object root with list positions left out
+ * How each list and map field merges, from the tags of the Go types: `patchStrategy` /
+ * `patchMergeKey` for strategic merge patch, `listType` / `listMapKey` / `mapType` / `structType`
+ * for server-side apply (structured-merge-diff reads them from the OpenAPI `x-kubernetes-*`
+ * extensions). Paths are field names from the object root with list positions left out
  * (`['spec','template','spec','containers','ports']`).
  */
 import { isRecord } from '../../../src/k8s/types.js';
 import type { JsonObject } from './types.js';
 
-/** A list's merge behaviour: keyed (map-like), a set of scalars, or atomic (replaced whole). */
+/**
+ * A list's merge behaviour: keyed (`listType=map`; SMP merges by `mergeKey` alone, SSA keys items by
+ * all of `keys`, schema defaults filled), a set of scalars, or atomic (replaced whole).
+ */
 export type ListMeta =
   | { kind: 'keyed'; mergeKey: string; keys: readonly string[]; defaults: Readonly<Record<string, unknown>> }
   | { kind: 'set' }
   | { kind: 'atomic' };
 
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+/** PodSpec lists keyed by `name` (`+listType=map +listMapKey=name` in k8s.io/api/core/v1/types.go). */
+const POD_NAMED_LISTS = new Set(['volumes', 'imagePullSecrets', 'resourceClaims', 'schedulingGates']);
+/**
+ * Fields whose value is replaced and owned as a whole by server-side apply: every `LabelSelector`
+ * (`+structType=atomic` in apimachinery's meta/v1 types.go) and the `+mapType=atomic` maps
+ * (`PodSpec.nodeSelector`, `ServiceSpec.selector`, `ReplicationControllerSpec.selector`).
+ */
+const ATOMIC_MAP_FIELDS = new Set(['selector', 'podSelector', 'namespaceSelector', 'objectSelector', 'labelSelector', 'nodeSelector']);
 
 function keyed(mergeKey: string, keys: readonly string[] = [mergeKey], defaults: Record<string, unknown> = {}): ListMeta {
   return { kind: 'keyed', mergeKey, keys, defaults };
 }
 
-/** The merge behaviour of the list at `path`. */
+const ATOMIC: ListMeta = { kind: 'atomic' };
+
+/** The merge behaviour of the list at `path` (lists not named here are atomic: `command`, `args`, `tolerations`, RBAC `rules`, …). */
 export function listMeta(path: readonly string[]): ListMeta {
   const last = path[path.length - 1] ?? '';
   const parent = path[path.length - 2] ?? '';
@@ -30,29 +44,37 @@ export function listMeta(path: readonly string[]): ListMeta {
     if (last === 'env') return keyed('name');
     if (last === 'volumeMounts') return keyed('mountPath');
     if (last === 'volumeDevices') return keyed('devicePath');
-    return { kind: 'atomic' };
+    if (last === 'resizePolicy') return keyed('resourceName');
+    return ATOMIC;
   }
   if (parent === 'metadata' && last === 'finalizers') return { kind: 'set' };
   if (parent === 'metadata' && last === 'ownerReferences') return keyed('uid');
+  // ServiceSpec.ports: `patchMergeKey=port`, `listMapKey=port` + `protocol` (the only top-level `spec.ports`).
+  if (path.length === 2 && parent === 'spec' && last === 'ports') return keyed('port', ['port', 'protocol'], { protocol: 'TCP' });
   if (parent === 'spec') {
-    if (last === 'volumes' || last === 'imagePullSecrets' || last === 'resourceClaims' || last === 'schedulingGates') return keyed('name');
+    if (POD_NAMED_LISTS.has(last)) return keyed('name');
     if (last === 'hostAliases') return keyed('ip');
     if (last === 'topologySpreadConstraints') return keyed('topologyKey', ['topologyKey', 'whenUnsatisfiable']);
   }
-  if (parent === 'status' && last === 'conditions') return keyed('type');
-  return { kind: 'atomic' };
+  // ServiceAccount.secrets; {Validating,Mutating}WebhookConfiguration.webhooks and their matchConditions.
+  if (path.length === 1 && (last === 'secrets' || last === 'webhooks')) return keyed('name');
+  if (last === 'matchConditions') return keyed('name');
+  if (last === 'conditions' && parent === 'status') return keyed('type');
+  return ATOMIC;
 }
 
-/** Structs marked `+structType=atomic` (owned and replaced as a whole): a LabelSelector. */
+/** Maps and structs server-side apply replaces and owns as a whole (see {@link ATOMIC_MAP_FIELDS}). */
 export function isAtomicMap(path: readonly string[]): boolean {
-  const last = path[path.length - 1];
-  return last === 'selector' && path.length === 2 && path[0] === 'spec';
+  const last = path[path.length - 1] ?? '';
+  // `metadata.labels.selector` would be a label key, not a field.
+  if (path[0] === 'metadata' || (path.includes('metadata') && (path.includes('labels') || path.includes('annotations')))) return false;
+  return ATOMIC_MAP_FIELDS.has(last);
 }
 
-/** The SSA key of a keyed-list item, with schema defaults filled (`protocol: TCP`). */
+/** The SSA key of a keyed-list item, with schema defaults filled (`protocol: TCP`), fields sorted as FieldsV1 writes them. */
 export function itemKey(meta: Extract<ListMeta, { kind: 'keyed' }>, item: JsonObject): JsonObject {
   const key: JsonObject = {};
-  for (const k of meta.keys) {
+  for (const k of [...meta.keys].sort()) {
     const value = item[k] ?? meta.defaults[k];
     if (value !== undefined) key[k] = value;
   }

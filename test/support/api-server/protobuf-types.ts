@@ -1,17 +1,11 @@
 /**
- * Protobuf request bodies of the real clients: the `k8s\0` envelope (runtime.Unknown) and the kinds
- * kubectl and helm send as protobuf (Secret, ConfigMap, Namespace, Deployment, Lease, Scale,
- * DeleteOptions). Field numbers follow `k8s.io/api/*\/generated.proto` and
+ * Protobuf schemas of the kinds kubectl and helm send as protobuf (Secret, ConfigMap, Namespace,
+ * Deployment, Lease, Scale, DeleteOptions) and of the messages they share with the workload kinds
+ * of `protobuf-workloads.ts`. Field numbers follow `k8s.io/api/*\/generated.proto` and
  * `k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto`; fields no client here sends are left out
  * and fail loudly when they appear.
  */
-import type { Parsed } from '../../../src/errors.js';
-import { decodeMessage } from './protobuf-wire.js';
 import type { MessageSchema } from './protobuf-wire.js';
-import type { JsonObject } from './types.js';
-
-/** `k8s\0`: `protoEncodingPrefix` in apimachinery's protobuf serializer. */
-const PROTOBUF_PREFIX = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
 
 const ownerReference: MessageSchema = {
   name: 'OwnerReference',
@@ -38,7 +32,7 @@ const managedFieldsEntry: MessageSchema = {
   },
 };
 
-const objectMeta: MessageSchema = {
+export const objectMeta: MessageSchema = {
   name: 'ObjectMeta',
   fields: {
     1: { name: 'name', type: 'string' },
@@ -59,7 +53,7 @@ const objectMeta: MessageSchema = {
   },
 };
 
-const labelSelector: MessageSchema = {
+export const labelSelector: MessageSchema = {
   name: 'LabelSelector',
   fields: {
     1: { name: 'matchLabels', type: 'string', map: true },
@@ -114,7 +108,7 @@ const volumeMount: MessageSchema = {
   },
 };
 
-const container: MessageSchema = {
+export const container: MessageSchema = {
   name: 'Container',
   fields: {
     1: { name: 'name', type: 'string' },
@@ -146,7 +140,7 @@ const podSecurityContext: MessageSchema = {
   },
 };
 
-const podSpec: MessageSchema = {
+export const podSpec: MessageSchema = {
   name: 'PodSpec',
   fields: {
     2: { name: 'containers', type: () => container, repeated: true },
@@ -174,7 +168,7 @@ const podSpec: MessageSchema = {
   },
 };
 
-const podTemplateSpec: MessageSchema = {
+export const podTemplateSpec: MessageSchema = {
   name: 'PodTemplateSpec',
   fields: { 1: { name: 'metadata', type: () => objectMeta }, 2: { name: 'spec', type: () => podSpec } },
 };
@@ -329,8 +323,8 @@ const deleteOptions: MessageSchema = {
   },
 };
 
-/** The kinds whose protobuf bodies are decoded, by kind (apiVersion is taken from the envelope). */
-const KIND_SCHEMAS: Readonly<Record<string, MessageSchema>> = {
+/** The kinds of this file whose protobuf bodies are decoded, by kind (apiVersion comes from the envelope). */
+export const CORE_SCHEMAS: Readonly<Record<string, MessageSchema>> = {
   Secret: secret,
   ConfigMap: configMap,
   Namespace: namespace,
@@ -339,40 +333,3 @@ const KIND_SCHEMAS: Readonly<Record<string, MessageSchema>> = {
   Scale: scale,
   DeleteOptions: deleteOptions,
 };
-
-const unknownEnvelope: MessageSchema = {
-  name: 'runtime.Unknown',
-  fields: {
-    1: {
-      name: 'typeMeta',
-      type: () => ({ name: 'TypeMeta', fields: { 1: { name: 'apiVersion', type: 'string' }, 2: { name: 'kind', type: 'string' } } }),
-    },
-    2: { name: 'raw', type: 'bytes' },
-    3: { name: 'contentEncoding', type: 'string' },
-    4: { name: 'contentType', type: 'string' },
-  },
-};
-
-/**
- * Decodes a `application/vnd.kubernetes.protobuf` body into the JSON object the same request would
- * carry as JSON (`apiVersion` and `kind` first).
- */
-export function decodeKubeProtobuf(body: Uint8Array): Parsed<JsonObject> {
-  if (body.length < PROTOBUF_PREFIX.length || !PROTOBUF_PREFIX.equals(body.subarray(0, PROTOBUF_PREFIX.length))) {
-    return { ok: false, error: 'protobuf body does not start with the k8s\\0 prefix' };
-  }
-  const envelope = decodeMessage(unknownEnvelope, body.subarray(PROTOBUF_PREFIX.length));
-  if (!envelope.ok) return envelope;
-  const typeMeta = (envelope.value['typeMeta'] ?? {}) as { apiVersion?: string; kind?: string };
-  const kind = typeMeta.kind ?? '';
-  const schema = KIND_SCHEMAS[kind];
-  if (schema === undefined) return { ok: false, error: `protobuf bodies of kind ${JSON.stringify(kind)} are not modelled` };
-  if (typeof envelope.value['contentEncoding'] === 'string') return { ok: false, error: 'encoded (compressed) protobuf raw is not supported' };
-  const raw = Buffer.from(String(envelope.value['raw'] ?? ''), 'base64');
-  const decoded = decodeMessage(schema, raw);
-  if (!decoded.ok) return decoded;
-  const out: JsonObject = {};
-  if (typeMeta.apiVersion !== undefined) out['apiVersion'] = typeMeta.apiVersion;
-  out['kind'] = kind;
-  return { ok: true, value: { ...out, ...decoded.value } };
-}

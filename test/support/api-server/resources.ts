@@ -1,15 +1,51 @@
 /**
  * The resources the test API server serves, with the discovery facts kubectl and helm rely on
  * (names, kinds, scope, verbs, short names, subresources) and the storage behaviour of each.
+ * Custom resources are added per server by `crd-registry.ts`.
  */
+import { ADDON_RESOURCES } from './resources-addon.js';
+import { REVIEW_RESOURCES } from './resources-review.js';
+import type { JsonObject } from './types.js';
 
 /** A subresource as discovery lists it (`deployments/scale` is an `autoscaling/v1 Scale`). */
 export interface SubresourceInfo {
-  name: 'status' | 'scale';
+  name: 'status' | 'scale' | 'ephemeralcontainers';
   group: string;
   version: string;
   kind: string;
   verbs: string[];
+}
+
+/** An `additionalPrinterColumns` entry of a CRD version (the default `Age` column when it has none). */
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  format: string;
+  description: string;
+  priority: number;
+  jsonPath: string;
+}
+
+/** The `scale` subresource of a CRD version: where replicas and the selector live. */
+export interface CustomScale {
+  specReplicasPath: string;
+  statusReplicasPath: string;
+  labelSelectorPath: string | undefined;
+}
+
+/** What a custom resource version adds to {@link ResourceInfo}, taken from its established CRD. */
+export interface CustomResourceInfo {
+  /** `<plural>.<group>`. */
+  crdName: string;
+  listKind: string;
+  /** The version objects are stored in; with conversion `None` only `apiVersion` differs. */
+  storageVersion: string;
+  /** The version's `openAPIV3Schema` (structural), `undefined` if it has none. */
+  schema: JsonObject | undefined;
+  columns: PrinterColumn[];
+  /** `selectableFields` JSONPaths without the leading dot (`spec.color`). */
+  selectableFields: string[];
+  scale: CustomScale | undefined;
 }
 
 /** One served resource. */
@@ -25,17 +61,23 @@ export interface ResourceInfo {
   shortNames: string[];
   categories: string[];
   subresources: SubresourceInfo[];
-  /** Writes are passed to the admission hook. */
+  /** Writes (incl. `scale`, `status`, `ephemeralcontainers`) are passed to the admission hook: the pod-bearing kinds. */
   admitted: boolean;
-  /** `false` for events: accepted and dropped. */
+  /** `false`: writes are answered but not stored (none of the built-in resources; events are stored). */
   persisted: boolean;
   /** The strategy keeps `metadata.generation` (bumped on spec changes). */
   generation: boolean;
   /** A PUT of a missing object creates it (true for leases, as in the coordination strategy). */
   createOnUpdate: boolean;
+  /** The strategy's `AllowUnconditionalUpdate` is false: a PUT must carry a resourceVersion (webhook configurations, admission policies). */
+  conditionalUpdate?: boolean;
+  /** A review API (TokenReview, SubjectAccessReview, …): create only, answered by `reviews.ts`, never stored. */
+  review?: boolean;
+  /** Set for a version of a custom resource (served from an established CRD). */
+  custom?: CustomResourceInfo;
 }
 
-const RW_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+export const RW_VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
 const SUB_VERBS = ['get', 'patch', 'update'];
 
 function resource(r: Partial<ResourceInfo> & Pick<ResourceInfo, 'group' | 'version' | 'resource' | 'singular' | 'kind'>): ResourceInfo {
@@ -53,7 +95,18 @@ function resource(r: Partial<ResourceInfo> & Pick<ResourceInfo, 'group' | 'versi
   };
 }
 
-/** Every resource served, in discovery order. */
+/** `<resource>/status` of the resource's own kind. */
+export function status(group: string, kind: string, version = 'v1'): SubresourceInfo {
+  return { name: 'status', group, version, kind, verbs: SUB_VERBS };
+}
+
+/** `<resource>/scale`: always an `autoscaling/v1 Scale`, whatever the resource's group. */
+export const SCALE: SubresourceInfo = { name: 'scale', group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUB_VERBS };
+
+/**
+ * Every resource served, in discovery order. Short names and categories are the apiserver's
+ * (`ShortNames()` / `Categories()` of each REST storage in pkg/registry/{core,apps,batch}).
+ */
 export const RESOURCES: readonly ResourceInfo[] = [
   resource({
     group: '',
@@ -63,7 +116,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
     kind: 'Namespace',
     namespaced: false,
     shortNames: ['ns'],
-    subresources: [{ name: 'status', group: '', version: 'v1', kind: 'Namespace', verbs: SUB_VERBS }],
+    subresources: [status('', 'Namespace')],
   }),
   resource({ group: '', version: 'v1', resource: 'secrets', singular: 'secret', kind: 'Secret' }),
   resource({ group: '', version: 'v1', resource: 'configmaps', singular: 'configmap', kind: 'ConfigMap', shortNames: ['cm'] }),
@@ -75,9 +128,25 @@ export const RESOURCES: readonly ResourceInfo[] = [
     kind: 'Pod',
     shortNames: ['po'],
     categories: ['all'],
-    subresources: [{ name: 'status', group: '', version: 'v1', kind: 'Pod', verbs: SUB_VERBS }],
+    // `pods/ephemeralcontainers` reads and writes the whole Pod (kind Pod), as `kubectl debug` expects.
+    subresources: [{ name: 'ephemeralcontainers', group: '', version: 'v1', kind: 'Pod', verbs: SUB_VERBS }, status('', 'Pod')],
+    admitted: true,
+    // Pod generation (KEP-5067, PodObservedGenerationTracking): 1 on create, bumped on every spec change.
+    generation: true,
   }),
-  resource({ group: '', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', shortNames: ['ev'], persisted: false }),
+  resource({
+    group: '',
+    version: 'v1',
+    resource: 'replicationcontrollers',
+    singular: 'replicationcontroller',
+    kind: 'ReplicationController',
+    shortNames: ['rc'],
+    categories: ['all'],
+    subresources: [SCALE, status('', 'ReplicationController')],
+    admitted: true,
+    generation: true,
+  }),
+  resource({ group: '', version: 'v1', resource: 'events', singular: 'event', kind: 'Event', shortNames: ['ev'] }),
   resource({
     group: 'apps',
     version: 'v1',
@@ -86,10 +155,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
     kind: 'Deployment',
     shortNames: ['deploy'],
     categories: ['all'],
-    subresources: [
-      { name: 'scale', group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUB_VERBS },
-      { name: 'status', group: 'apps', version: 'v1', kind: 'Deployment', verbs: SUB_VERBS },
-    ],
+    subresources: [SCALE, status('apps', 'Deployment')],
     admitted: true,
     generation: true,
   }),
@@ -101,7 +167,68 @@ export const RESOURCES: readonly ResourceInfo[] = [
     kind: 'ReplicaSet',
     shortNames: ['rs'],
     categories: ['all'],
-    subresources: [{ name: 'status', group: 'apps', version: 'v1', kind: 'ReplicaSet', verbs: SUB_VERBS }],
+    subresources: [SCALE, status('apps', 'ReplicaSet')],
+    admitted: true,
+    generation: true,
+  }),
+  resource({
+    group: 'apps',
+    version: 'v1',
+    resource: 'statefulsets',
+    singular: 'statefulset',
+    kind: 'StatefulSet',
+    shortNames: ['sts'],
+    categories: ['all'],
+    subresources: [SCALE, status('apps', 'StatefulSet')],
+    admitted: true,
+    generation: true,
+  }),
+  resource({
+    group: 'apps',
+    version: 'v1',
+    resource: 'daemonsets',
+    singular: 'daemonset',
+    kind: 'DaemonSet',
+    shortNames: ['ds'],
+    categories: ['all'],
+    subresources: [status('apps', 'DaemonSet')],
+    admitted: true,
+    generation: true,
+  }),
+  resource({
+    group: 'batch',
+    version: 'v1',
+    resource: 'jobs',
+    singular: 'job',
+    kind: 'Job',
+    categories: ['all'],
+    subresources: [status('batch', 'Job')],
+    admitted: true,
+    generation: true,
+  }),
+  resource({
+    group: 'batch',
+    version: 'v1',
+    resource: 'cronjobs',
+    singular: 'cronjob',
+    kind: 'CronJob',
+    shortNames: ['cj'],
+    categories: ['all'],
+    subresources: [status('batch', 'CronJob')],
+    admitted: true,
+    generation: true,
+  }),
+  resource({
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    resource: 'customresourcedefinitions',
+    singular: 'customresourcedefinition',
+    kind: 'CustomResourceDefinition',
+    namespaced: false,
+    shortNames: ['crd', 'crds'],
+    categories: ['api-extensions'],
+    subresources: [status('apiextensions.k8s.io', 'CustomResourceDefinition')],
+    // The CRD strategy bumps generation on spec changes (pkg/registry/customresourcedefinition/strategy.go).
     generation: true,
   }),
   resource({
@@ -112,6 +239,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
     kind: 'Lease',
     createOnUpdate: true,
   }),
+  ...ADDON_RESOURCES,
+  ...REVIEW_RESOURCES,
 ];
 
 /** `apps/v1`, or `v1` for the core group. */
@@ -119,32 +248,12 @@ export function apiVersionOf(info: Pick<ResourceInfo, 'group' | 'version'>): str
   return info.group === '' ? info.version : `${info.group}/${info.version}`;
 }
 
-/** The resource served at `group/version/resource`, if any. */
+/** The built-in resource served at `group/version/resource`, if any (the server's registry adds custom resources). */
 export function findResource(group: string, version: string, plural: string): ResourceInfo | undefined {
   return RESOURCES.find((r) => r.group === group && r.version === version && r.resource === plural);
 }
 
-/**
- * The resource for a plural (`deployments`), a `plural.group` (`leases.coordination.k8s.io`) or a kind
- * (`Deployment`); what the test-facing store accepts.
- */
-export function resolveResource(name: string): ResourceInfo | undefined {
-  return RESOURCES.find((r) => r.resource === name || `${r.resource}.${r.group}` === name || r.kind === name);
-}
-
-/** The resource whose objects have this apiVersion and kind. */
+/** The built-in resource whose objects have this apiVersion and kind. */
 export function resourceForKind(apiVersion: string, kind: string): ResourceInfo | undefined {
   return RESOURCES.find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
-}
-
-/** The groups other than core, in discovery order. */
-export function apiGroups(): { name: string; versions: string[] }[] {
-  const groups: { name: string; versions: string[] }[] = [];
-  for (const r of RESOURCES) {
-    if (r.group === '') continue;
-    const existing = groups.find((g) => g.name === r.group);
-    if (existing === undefined) groups.push({ name: r.group, versions: [r.version] });
-    else if (!existing.versions.includes(r.version)) existing.versions.push(r.version);
-  }
-  return groups;
 }

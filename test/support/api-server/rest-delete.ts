@@ -7,8 +7,8 @@ import { isRecord } from '../../../src/k8s/types.js';
 import { runAdmission } from './admission.js';
 import type { HandlerDeps, HandlerResult, RequestContext } from './context.js';
 import { successStatus } from './http-io.js';
-import { decodeKubeProtobuf } from './protobuf-types.js';
-import { RESOURCES } from './resources.js';
+import { decodeKubeProtobuf } from './protobuf-body.js';
+import { customResourcesOf } from './crd-registry.js';
 import type { ResourceInfo } from './resources.js';
 import { ApiError, badRequest, notFound, qualifiedResource } from './status.js';
 import type { AdmissionOptions, JsonObject } from './types.js';
@@ -72,7 +72,7 @@ function checkPreconditions(info: ResourceInfo, name: string, body: JsonObject, 
 
 /** Deletes objects owned by `uid`, recursively (the garbage collector's background cascade). */
 function cascadeOwned(deps: HandlerDeps, uid: string): void {
-  for (const info of RESOURCES) {
+  for (const info of deps.resources.stored()) {
     for (const obj of deps.store.list(info)) {
       const meta = (obj['metadata'] ?? {}) as JsonObject;
       const owners = Array.isArray(meta['ownerReferences']) ? meta['ownerReferences'] : [];
@@ -85,11 +85,35 @@ function cascadeOwned(deps: HandlerDeps, uid: string): void {
 
 /** Namespace deletion removes everything in it (the namespace controller's job, done at once). */
 function cascadeNamespace(deps: HandlerDeps, namespace: string): void {
-  for (const info of RESOURCES.filter((r) => r.namespaced)) {
+  for (const info of deps.resources.stored().filter((r) => r.namespaced)) {
     for (const obj of deps.store.list(info, namespace)) {
       deps.store.remove(info, namespace, String(((obj['metadata'] ?? {}) as JsonObject)['name'] ?? ''));
     }
   }
+}
+
+/** Deletes every object of a (custom) resource, in all namespaces. */
+function deleteAll(deps: HandlerDeps, info: ResourceInfo): void {
+  for (const obj of deps.store.list(info)) {
+    const m = (obj['metadata'] ?? {}) as JsonObject;
+    deps.store.remove(info, String(m['namespace'] ?? ''), String(m['name'] ?? ''));
+  }
+}
+
+/**
+ * The CRD as the apiserver answers its DELETE: marked for deletion with the cleanup finalizer and
+ * `Terminating` (here its instances and the CRD are already gone).
+ */
+function terminatingCrd(crd: JsonObject, now: Date): JsonObject {
+  const out = structuredClone(crd);
+  const m = (out['metadata'] ?? {}) as JsonObject;
+  m['deletionTimestamp'] = `${now.toISOString().slice(0, 19)}Z`;
+  m['finalizers'] = ['customresourcecleanup.apiextensions.k8s.io'];
+  const status = (out['status'] ?? {}) as JsonObject;
+  const conditions = Array.isArray(status['conditions']) ? status['conditions'].filter((c) => isRecord(c) && c['type'] !== 'Terminating') : [];
+  status['conditions'] = [...conditions, { type: 'Terminating', status: 'True', lastTransitionTime: m['deletionTimestamp'], reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' }];
+  out['status'] = status;
+  return out;
 }
 
 /** DELETE of one object. */
@@ -120,14 +144,18 @@ export async function handleDelete(ctx: RequestContext, deps: HandlerDeps): Prom
     ctx.warnings,
   );
   const meta = (existing['metadata'] ?? {}) as JsonObject;
+  const isCrd = info.custom === undefined && info.kind === 'CustomResourceDefinition';
   if (!dryRun) {
+    // The CRD finalizer (customresourcecleanup) deletes every instance before the CRD itself goes.
+    if (isCrd) for (const r of customResourcesOf(existing).slice(0, 1)) deleteAll(deps, r);
     deps.store.remove(info, namespace, name);
-    if (info.kind === 'Namespace') cascadeNamespace(deps, name);
+    if (info.custom === undefined && info.kind === 'Namespace') cascadeNamespace(deps, name);
     if (body['propagationPolicy'] !== 'Orphan') cascadeOwned(deps, String(meta['uid'] ?? ''));
   }
-  if (info.kind === 'Namespace') {
+  if (info.custom === undefined && info.kind === 'Namespace') {
     // The apiserver answers with the Namespace, now Terminating (here it is already gone).
     return { status: 200, body: { ...existing, status: { phase: 'Terminating' } } };
   }
+  if (isCrd) return { status: 200, body: terminatingCrd(existing, deps.now()) };
   return { status: 200, body: successStatus({ name, group: info.group, kind: info.resource, uid: meta['uid'] }) };
 }

@@ -3,12 +3,14 @@
  * paging. Lists carry the current resourceVersion, which watches start from.
  */
 import type { HandlerDeps, HandlerResult, RequestContext } from './context.js';
+import { customScaleOf } from './custom-resources.js';
 import { apiVersionOf } from './resources.js';
+import type { ResourceInfo } from './resources.js';
 import { scaleOf } from './scale.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import type { ObjectMatcher } from './selectors.js';
 import { ApiError, badRequest, expired, notFound } from './status.js';
-import { toTable, wantsTable } from './table.js';
+import { columnsFor, toTable, wantsTable } from './table.js';
 import type { JsonObject } from './types.js';
 
 /** GET of one object (or its `/scale` or `/status`). */
@@ -19,17 +21,22 @@ export function handleGet(ctx: RequestContext, deps: HandlerDeps): HandlerResult
   }
   const obj = deps.store.get(info, namespace, name);
   if (obj === undefined) throw notFound(info.resource, info.group, name);
-  if (subresource === 'scale') return { status: 200, body: scaleOf(obj) };
+  if (subresource === 'scale') return { status: 200, body: info.custom !== undefined ? customScaleOf(info, obj) : scaleOf(obj) };
   const table = wantsTable(ctx.accept);
-  if (table !== undefined) return { status: 200, body: toTable(info.kind, [obj], {}, table, ctx.query.get('includeObject'), deps.now()) };
+  if (table !== undefined) return { status: 200, body: toTable(columnsFor(info), [obj], {}, table, ctx.query.get('includeObject'), deps.now()) };
   return { status: 200, body: obj };
 }
 
-/** The combined label + field selector of a list or watch; 400 when either does not parse. */
-export function selectorOf(query: URLSearchParams, kind: string): ObjectMatcher {
+/**
+ * The combined label + field selector of a list or watch; 400 when either does not parse. A custom
+ * resource offers `metadata.name`, `metadata.namespace` when namespaced, and its `selectableFields`
+ * (the crdHandler's `ConvertFieldLabel`).
+ */
+export function selectorOf(query: URLSearchParams, info: ResourceInfo): ObjectMatcher {
   const labels = parseLabelSelector(query.get('labelSelector') ?? '');
   if (!labels.ok) throw badRequest(labels.error);
-  const fields = parseFieldSelector(query.get('fieldSelector') ?? '', kind);
+  const custom = info.custom === undefined ? undefined : { namespaced: info.namespaced, fields: info.custom.selectableFields };
+  const fields = parseFieldSelector(query.get('fieldSelector') ?? '', info.kind, custom);
   if (!fields.ok) throw badRequest(fields.error);
   return (obj) => labels.value(obj) && fields.value(obj);
 }
@@ -55,7 +62,7 @@ function decodeContinue(token: string): ContinueToken {
  */
 export function handleList(ctx: RequestContext, deps: HandlerDeps): HandlerResult {
   const { info, namespace } = ctx.route;
-  const matches = selectorOf(ctx.query, info.kind);
+  const matches = selectorOf(ctx.query, info);
   const items = deps.store.list(info, namespace).filter(matches);
   const limitParam = Number(ctx.query.get('limit') ?? '0');
   const limit = Number.isInteger(limitParam) && limitParam > 0 ? limitParam : 0;
@@ -70,10 +77,14 @@ export function handleList(ctx: RequestContext, deps: HandlerDeps): HandlerResul
     listMeta['remainingItemCount'] = items.length - end;
   }
   const table = wantsTable(ctx.accept);
-  if (table !== undefined) return { status: 200, body: toTable(info.kind, page, listMeta, table, ctx.query.get('includeObject'), deps.now()) };
-  for (const item of page) {
-    delete item['kind'];
-    delete item['apiVersion'];
+  if (table !== undefined) return { status: 200, body: toTable(columnsFor(info), page, listMeta, table, ctx.query.get('includeObject'), deps.now()) };
+  // Unstructured lists of custom resources keep each item's kind and apiVersion; typed lists do not.
+  if (info.custom === undefined) {
+    for (const item of page) {
+      delete item['kind'];
+      delete item['apiVersion'];
+    }
   }
-  return { status: 200, body: { kind: `${info.kind}List`, apiVersion: apiVersionOf(info), metadata: listMeta, items: page } };
+  const listKind = info.custom?.listKind ?? `${info.kind}List`;
+  return { status: 200, body: { kind: listKind, apiVersion: apiVersionOf(info), metadata: listMeta, items: page } };
 }

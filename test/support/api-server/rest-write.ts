@@ -6,21 +6,18 @@
 import { parse as parseYaml } from 'yaml';
 import { isRecord } from '../../../src/k8s/types.js';
 import type { HandlerDeps, HandlerResult, RequestContext } from './context.js';
+import { checkAppliedFields, customScaleOf, customStatusWrite, customWithReplicas, unsupportedPatch } from './custom-resources.js';
 import { applyJsonPatch } from './json-patch.js';
-import { applyConflicts } from './managed-fields.js';
-import { decodeKubeProtobuf } from './protobuf-types.js';
+import { applyManagedFields } from './managed-fields.js';
+import { decodeKubeProtobuf } from './protobuf-body.js';
 import { apiVersionOf } from './resources.js';
 import type { ResourceInfo } from './resources.js';
 import { replicasOf, scaleOf, withReplicas } from './scale.js';
-import { ApiError, applyConflict, badRequest, conflict, invalid, notFound } from './status.js';
+import { ApiError, badRequest, conflict, invalid, notFound } from './status.js';
 import { applyMergePatch, applyStrategicMerge } from './strategic-merge.js';
 import type { JsonObject } from './types.js';
 import { fieldsWrite, identityView, meta, persist, scaleView, withRetry } from './write-pipeline.js';
 import type { WritePlan } from './write-pipeline.js';
-
-/** Characters and length of a generateName suffix (`utilrand.String(5)`: no vowels, no ambiguous digits). */
-const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
-const NAME_SUFFIX_LENGTH = 5;
 
 function unsupported(contentType: string): ApiError {
   return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got ${contentType || 'none'})`);
@@ -29,7 +26,10 @@ function unsupported(contentType: string): ApiError {
 /** Decodes a JSON, YAML or protobuf object body. */
 export function decodeObjectBody(ctx: RequestContext): JsonObject {
   let value: unknown;
-  if (ctx.contentType === 'application/vnd.kubernetes.protobuf') {
+  if (ctx.contentType === 'application/vnd.kubernetes.protobuf' && ctx.route.info.custom !== undefined) {
+    // Custom resources have no protobuf encoding (crdHandler serves JSON and YAML only).
+    throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml');
+  } else if (ctx.contentType === 'application/vnd.kubernetes.protobuf') {
     const decoded = decodeKubeProtobuf(ctx.body);
     if (!decoded.ok) throw new ApiError(415, 'UnsupportedMediaType', `cannot decode protobuf body: ${decoded.error}`);
     value = decoded.value;
@@ -58,16 +58,10 @@ function checkKind(info: ResourceInfo, obj: JsonObject, subresource: string | un
   }
 }
 
-/** The object's name, or `generateName` plus a random suffix. */
+/** The object's name; `''` for a generateName create, whose name is chosen after admission. */
 function nameFor(obj: JsonObject): string {
   const m = meta(obj);
-  if (typeof m['name'] === 'string' && m['name'] !== '') return m['name'];
-  if (typeof m['generateName'] === 'string' && m['generateName'] !== '') {
-    let suffix = '';
-    for (let i = 0; i < NAME_SUFFIX_LENGTH; i++) suffix += NAME_ALPHABET[Math.floor(Math.random() * NAME_ALPHABET.length)];
-    return m['generateName'] + suffix;
-  }
-  return '';
+  return typeof m['name'] === 'string' ? m['name'] : '';
 }
 
 /** The namespace of a write: the URL's; a different one in the body is a 400, as in the apiserver. */
@@ -113,7 +107,7 @@ function precondition(info: ResourceInfo, name: string, given: JsonObject, exist
 }
 
 /** Builds the write of a new `target` (full object, or Scale for `/scale`) over `existing`. */
-function planUpdate(ctx: RequestContext, deps: HandlerDeps, existing: JsonObject, target: JsonObject, operation: 'Apply' | 'Update', applied?: JsonObject): WritePlan {
+function planUpdate(ctx: RequestContext, deps: HandlerDeps, existing: JsonObject, target: JsonObject, operation: 'Apply' | 'Update'): WritePlan {
   const { info, namespace = '', name = '', subresource } = ctx.route;
   precondition(info, name, target, existing);
   let next: JsonObject;
@@ -121,8 +115,17 @@ function planUpdate(ctx: RequestContext, deps: HandlerDeps, existing: JsonObject
   if (subresource === 'scale') {
     const replicas = replicasOf(target);
     if (replicas === undefined) throw badRequest('Scale spec.replicas must be an integer');
-    next = withReplicas(existing, replicas);
-    view = scaleView;
+    next = info.custom !== undefined ? customWithReplicas(info, existing, replicas) : withReplicas(existing, replicas);
+    view = scaleView(info);
+  } else if (subresource === 'status' && info.custom !== undefined) {
+    next = customStatusWrite(existing, target);
+  } else if (subresource === 'ephemeralcontainers') {
+    // dropNonEphemeralContainerUpdates: only spec.ephemeralContainers of the written Pod is kept.
+    next = structuredClone(existing);
+    const ephemeral = isRecord(target['spec']) ? target['spec']['ephemeralContainers'] : undefined;
+    const spec = isRecord(next['spec']) ? next['spec'] : (next['spec'] = {});
+    if (ephemeral === undefined || ephemeral === null) delete (spec as JsonObject)['ephemeralContainers'];
+    else (spec as JsonObject)['ephemeralContainers'] = structuredClone(ephemeral);
   } else if (subresource === 'status') {
     // Status strategies keep the stored spec and labels; annotations and status may change.
     next = structuredClone(target);
@@ -134,7 +137,21 @@ function planUpdate(ctx: RequestContext, deps: HandlerDeps, existing: JsonObject
   } else {
     next = target;
   }
-  return { info, namespace, name, existing, next, fields: fieldsWrite(ctx, deps, info, operation, subresource, applied), subresource, view };
+  return { info, namespace, name, existing, next, fields: fieldsWrite(ctx, deps, info, operation, subresource), subresource, view };
+}
+
+/**
+ * Custom resources, CRDs, webhook configurations and admission policies do not allow unconditional
+ * updates (`AllowUnconditionalUpdate` is false in their strategies): a PUT without
+ * `metadata.resourceVersion` is refused by the generic registry's `Update` (a Scale is written over the
+ * current object, so `/scale` is exempt).
+ */
+function requireResourceVersion(info: ResourceInfo, name: string, subresource: string | undefined, obj: JsonObject): void {
+  if (subresource === 'scale' || (info.custom === undefined && info.kind !== 'CustomResourceDefinition' && info.conditionalUpdate !== true)) return;
+  const rv = meta(obj)['resourceVersion'];
+  if (rv !== undefined && rv !== '' && rv !== null) return;
+  // qualifiedKindFromObject: the kind of a typed object; a custom resource's store falls back to its resource.
+  throw invalid(info.custom === undefined ? info.kind : info.resource, info.group, name, [{ field: 'metadata.resourceVersion', message: 'Invalid value: 0: must be specified for an update' }]);
 }
 
 function checkSubresource(ctx: RequestContext): void {
@@ -163,6 +180,7 @@ async function update(ctx: RequestContext, deps: HandlerDeps): Promise<HandlerRe
     if (!info.createOnUpdate || subresource !== undefined) throw notFound(info.resource, info.group, name);
     return persist(ctx, deps, { info, namespace, name, existing, next: obj, fields: fieldsWrite(ctx, deps, info, 'Update', undefined), subresource, view: identityView(info) });
   }
+  requireResourceVersion(info, name, subresource, obj);
   return persist(ctx, deps, planUpdate(ctx, deps, existing, obj, 'Update'));
 }
 
@@ -194,19 +212,26 @@ function patched(ctx: RequestContext, target: JsonObject): JsonObject {
       result = applyMergePatch(target, patch);
       break;
     case 'application/strategic-merge-patch+json': {
+      // Custom resources have no patch strategies; kubectl falls back to merge patches for them.
+      if (ctx.route.info.custom !== undefined) throw unsupportedPatch();
       const applied = applyStrategicMerge(target, patch);
-      if (!applied.ok) throw badRequest(applied.error);
+      // interpretStrategicMergePatchError: the bad-format errors are 400s, the others a bare 500.
+      if (!applied.ok) throw applied.code === 400 ? badRequest(applied.error) : new ApiError(500, '', applied.error);
       result = applied.value;
       break;
     }
     default:
-      throw unsupported(ctx.contentType);
+      throw ctx.route.info.custom !== undefined ? unsupportedPatch() : unsupported(ctx.contentType);
   }
   if (!isRecord(result)) throw new ApiError(422, 'Invalid', 'the patched document is not an object');
   return result;
 }
 
-/** Server-side apply: create if absent, else merge the applied fields, prune what the manager no longer applies. */
+/**
+ * Server-side apply (`applyPatcher` + the field manager): create if absent, else merge the applied
+ * configuration, prune what the manager stopped applying and check ownership conflicts
+ * (`managed-fields.ts`).
+ */
 async function handleApply(ctx: RequestContext, deps: HandlerDeps): Promise<HandlerResult> {
   const { info, namespace = '', name = '', subresource } = ctx.route;
   if (subresource !== undefined) throw badRequest('server-side apply of subresources is not modelled by the test API server');
@@ -222,25 +247,23 @@ async function handleApply(ctx: RequestContext, deps: HandlerDeps): Promise<Hand
   }
   ctx.decodedBody = applied;
   if (!isRecord(applied)) throw badRequest('the apply patch must be an object');
-  checkKind(info, applied, undefined);
   if (applied['apiVersion'] === undefined || applied['kind'] === undefined) throw badRequest('apiVersion and kind must be set in an apply patch');
+  // structuredMergeManager.Apply: the patch must be of the endpoint's version and carry no managedFields.
+  const expected = apiVersionOf(info);
+  if (applied['apiVersion'] !== expected) {
+    throw badRequest(`Incorrect version specified in apply patch. Specified patch version: ${String(applied['apiVersion'])}, expected: ${expected}`);
+  }
+  checkKind(info, applied, undefined);
+  if (meta(applied)['managedFields'] !== undefined && meta(applied)['managedFields'] !== null) throw badRequest('metadata.managedFields must be nil');
   checkNamespace(ctx, applied);
   const appliedName = meta(applied)['name'];
   if (typeof appliedName === 'string' && appliedName !== name) throw badRequest(`the name of the object (${appliedName}) does not match the name on the URL (${name})`);
+  if (info.custom !== undefined) checkAppliedFields(info, applied, namespace, name);
   const existing = deps.store.get(info, namespace, name);
-  if (existing === undefined) {
-    const fields = fieldsWrite(ctx, deps, info, 'Apply', undefined, applied);
-    return persist(ctx, deps, { info, namespace, name, existing, next: applied, fields, subresource, view: identityView(info) });
-  }
-  // Conflicts are checked against the live object: a field another manager set to a different value.
-  if (ctx.query.get('force') !== 'true') {
-    const conflicts = applyConflicts(existing, applied, fieldManager);
-    if (conflicts.length > 0) throw applyConflict(conflicts);
-  }
-  // Applied fields merge like a strategic patch; fields dropped from the applied set are pruned by managedFields.
-  const merged = applyStrategicMerge(existing, applied);
-  if (!merged.ok) throw badRequest(merged.error);
-  return persist(ctx, deps, planUpdate(ctx, deps, existing, merged.value, 'Apply', applied));
+  const fields = fieldsWrite(ctx, deps, info, 'Apply', undefined);
+  const { object } = applyManagedFields(existing, applied, fields, ctx.query.get('force') === 'true');
+  if (existing === undefined) return persist(ctx, deps, { info, namespace, name, existing, next: object, fields, subresource, view: identityView(info) });
+  return persist(ctx, deps, planUpdate(ctx, deps, existing, object, 'Apply'));
 }
 
 /** PATCH of an object or subresource. */
@@ -253,9 +276,11 @@ async function patch(ctx: RequestContext, deps: HandlerDeps): Promise<HandlerRes
   if (name === undefined) throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
   checkSubresource(ctx);
   if (ctx.contentType === 'application/apply-patch+yaml') return handleApply(ctx, deps);
+  // ValidatePatchOptions: `force` belongs to apply patches only.
+  if (ctx.query.has('force')) throw invalid('PatchOptions', 'meta.k8s.io', '', [{ field: 'force', message: 'Forbidden: may not be specified for non-apply patch' }]);
   const existing = deps.store.get(info, namespace, name);
   if (existing === undefined) throw notFound(info.resource, info.group, name);
-  const base = ctx.route.subresource === 'scale' ? scaleOf(existing) : existing;
+  const base = ctx.route.subresource !== 'scale' ? existing : info.custom !== undefined ? customScaleOf(info, existing) : scaleOf(existing);
   const result = patched(ctx, base);
   return persist(ctx, deps, planUpdate(ctx, deps, existing, result, 'Update'));
 }

@@ -2,8 +2,10 @@
  * Maps a request path to what it addresses: discovery documents or a resource (collection, object,
  * subresource) in a namespace. Mirrors the apiserver's URL layout, including the legacy `/watch/` prefix.
  */
-import { findResource } from './resources.js';
 import type { ResourceInfo } from './resources.js';
+
+/** Finds the resource served at `group/version/plural` (the server's registry, custom resources included). */
+export type ResourceFinder = (group: string, version: string, plural: string) => ResourceInfo | undefined;
 
 /** A resource request: `namespace` is `undefined` for cluster-scoped resources and all-namespace lists. */
 export interface ResourceRoute {
@@ -31,7 +33,7 @@ export type Route =
 
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
-function resourceRoute(group: string, version: string, rest: string[]): Route {
+function resourceRoute(find: ResourceFinder, group: string, version: string, rest: string[]): Route {
   let legacyWatch = false;
   if (rest[0] === 'watch') {
     legacyWatch = true;
@@ -48,7 +50,7 @@ function resourceRoute(group: string, version: string, rest: string[]): Route {
   }
   const [plural, name, subresource, ...extra] = rest;
   if (plural === undefined || extra.length > 0) return { type: 'notFound' };
-  const info = findResource(group, version, plural);
+  const info = find(group, version, plural);
   if (info === undefined) return { type: 'notFound' };
   if (!info.namespaced && namespace !== undefined) return { type: 'notFound' };
   if (info.namespaced && namespace === undefined && name !== undefined) return { type: 'notFound' };
@@ -56,7 +58,7 @@ function resourceRoute(group: string, version: string, rest: string[]): Route {
 }
 
 /** Routes a URL pathname (already split from its query). */
-export function route(pathname: string): Route {
+export function route(pathname: string, find: ResourceFinder): Route {
   const parts = pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p));
   const [root, a, b, ...rest] = parts;
   if (root === 'version' && parts.length === 1) return { type: 'version' };
@@ -68,13 +70,13 @@ export function route(pathname: string): Route {
     if (a === undefined) return { type: 'coreVersions' };
     if (a !== 'v1') return { type: 'notFound' };
     if (b === undefined) return { type: 'resourceList', group: '', version: 'v1' };
-    return resourceRoute('', 'v1', [b, ...rest]);
+    return resourceRoute(find, '', 'v1', [b, ...rest]);
   }
   if (root === 'apis') {
     if (a === undefined) return { type: 'groupList' };
     if (b === undefined) return { type: 'group', group: a };
     if (rest.length === 0) return { type: 'resourceList', group: a, version: b };
-    return resourceRoute(a, b, rest);
+    return resourceRoute(find, a, b, rest);
   }
   return { type: 'notFound' };
 }

@@ -1,6 +1,7 @@
 /**
- * The `deployments/scale` subresource: the `autoscaling/v1 Scale` view of a Deployment
- * (`scaleFromDeployment` in the apiserver) and writing its replicas back.
+ * The `scale` subresource of Deployments, ReplicaSets, StatefulSets and ReplicationControllers: the
+ * `autoscaling/v1 Scale` view of the object (`scaleFrom<Kind>` in pkg/registry/{apps,core}/…/storage)
+ * and writing its replicas back.
  */
 import { isRecord } from '../../../src/k8s/types.js';
 import { selectorToString } from './selectors.js';
@@ -9,7 +10,13 @@ import type { JsonObject } from './types.js';
 /** Scale carries only these metadata fields of the Deployment (+ managedFields). */
 const SCALE_META = ['name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp', 'managedFields'];
 
-/** The Scale view of a Deployment. */
+/** The label selector of the scaled object: a map for ReplicationControllers, a LabelSelector otherwise. */
+function selectorOf(obj: JsonObject, spec: JsonObject): string {
+  const selector = spec['selector'];
+  return obj['kind'] === 'ReplicationController' ? selectorToString({ matchLabels: selector }) : selectorToString(selector);
+}
+
+/** The Scale view of a scalable object (`deployment` names the common case). */
 export function scaleOf(deployment: JsonObject): JsonObject {
   const meta = isRecord(deployment['metadata']) ? deployment['metadata'] : {};
   const spec = isRecord(deployment['spec']) ? deployment['spec'] : {};
@@ -23,7 +30,7 @@ export function scaleOf(deployment: JsonObject): JsonObject {
     apiVersion: 'autoscaling/v1',
     metadata: scaleMeta,
     spec: scaleSpec,
-    status: { replicas: typeof status['replicas'] === 'number' ? status['replicas'] : 0, selector: selectorToString(spec['selector']) },
+    status: { replicas: typeof status['replicas'] === 'number' ? status['replicas'] : 0, selector: selectorOf(deployment, spec) },
   };
 }
 

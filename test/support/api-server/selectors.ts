@@ -68,32 +68,61 @@ function labelsOf(obj: JsonObject): Record<string, string> {
   return meta?.labels ?? {};
 }
 
-/** Field selector fields beyond metadata.name/namespace, per kind (as the apiserver's field label conversions allow). */
-const KIND_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  Secret: ['type'],
-  Event: [
-    'involvedObject.kind',
-    'involvedObject.namespace',
-    'involvedObject.name',
-    'involvedObject.uid',
-    'involvedObject.apiVersion',
-    'involvedObject.resourceVersion',
-    'involvedObject.fieldPath',
-    'reason',
-    'reportingComponent',
-    'source',
-    'type',
-  ],
-};
-
+/** A value at a dotted path, as the string a field selector compares with (`''` when absent). */
 function fieldValue(obj: JsonObject, field: string): string {
   let node: unknown = obj;
   for (const part of field.split('.')) node = typeof node === 'object' && node !== null ? (node as JsonObject)[part] : undefined;
   return node === undefined || node === null ? '' : String(node);
 }
 
-/** Parses a field selector (`metadata.name=web,metadata.namespace!=kube-system`) for objects of `kind`. */
-export function parseFieldSelector(text: string, kind: string): Parsed<ObjectMatcher> {
+type FieldGetter = (obj: JsonObject) => string;
+
+function paths(...fields: string[]): Record<string, FieldGetter> {
+  return Object.fromEntries(fields.map((f) => [f, (obj: JsonObject) => fieldValue(obj, f)]));
+}
+
+/**
+ * Field selector fields beyond metadata.name/namespace, per kind: the `ToSelectableFields` /
+ * `GetAttrs` of each registry strategy (pkg/registry/core/{pod,event,replicationcontroller,namespace},
+ * apps/replicaset, batch/job).
+ */
+const KIND_FIELDS: Readonly<Record<string, Record<string, FieldGetter>>> = {
+  Secret: paths('type'),
+  Namespace: paths('status.phase'),
+  Pod: {
+    ...paths('spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.nominatedNodeName'),
+    'spec.hostNetwork': (obj) => String(fieldValue(obj, 'spec.hostNetwork') === 'true'),
+    'status.podIP': (obj) => {
+      const ips = (obj['status'] as { podIPs?: { ip?: string }[] } | undefined)?.podIPs;
+      return Array.isArray(ips) ? String(ips[0]?.ip ?? '') : '';
+    },
+  },
+  ReplicationController: { 'status.replicas': (obj) => fieldValue(obj, 'status.replicas') || '0' },
+  ReplicaSet: { 'status.replicas': (obj) => fieldValue(obj, 'status.replicas') || '0' },
+  Job: { 'status.successful': (obj) => fieldValue(obj, 'status.succeeded') || '0' },
+  Event: {
+    ...paths(
+      'involvedObject.kind',
+      'involvedObject.namespace',
+      'involvedObject.name',
+      'involvedObject.uid',
+      'involvedObject.apiVersion',
+      'involvedObject.resourceVersion',
+      'involvedObject.fieldPath',
+      'reason',
+      'reportingComponent',
+      'type',
+    ),
+    // `source` is source.component, or the reporting controller of events written through events.k8s.io.
+    source: (obj) => fieldValue(obj, 'source.component') || fieldValue(obj, 'reportingComponent'),
+  },
+};
+
+/**
+ * Parses a field selector (`metadata.name=web,metadata.namespace!=kube-system`) for objects of
+ * `kind`, or of a custom resource (`custom`: its scope and selectable fields).
+ */
+export function parseFieldSelector(text: string, kind: string, custom?: { namespaced: boolean; fields: readonly string[] }): Parsed<ObjectMatcher> {
   const tests: { field: string; value: string; negate: boolean }[] = [];
   for (const req of splitTopLevel(text)) {
     const m = /^([^=!]+)(==|=|!=)(.*)$/.exec(req);
@@ -101,13 +130,19 @@ export function parseFieldSelector(text: string, kind: string): Parsed<ObjectMat
     const [, field = '', op, value = ''] = m;
     tests.push({ field: field.trim(), value: value.trim(), negate: op === '!=' });
   }
-  const allowed = ['metadata.name', 'metadata.namespace', ...(KIND_FIELDS[kind] ?? [])];
+  const getters: Record<string, FieldGetter> =
+    custom === undefined
+      ? { ...paths('metadata.name', 'metadata.namespace'), ...(KIND_FIELDS[kind] ?? {}) }
+      : { ...paths('metadata.name', ...(custom.namespaced ? ['metadata.namespace'] : []), ...custom.fields) };
+  const bound: { get: FieldGetter; value: string; negate: boolean }[] = [];
   for (const t of tests) {
-    if (!allowed.includes(t.field)) return { ok: false, error: `field label not supported: ${t.field}` };
+    const get = getters[t.field];
+    if (get === undefined) return { ok: false, error: `field label not supported: ${t.field}` };
+    bound.push({ get, value: t.value, negate: t.negate });
   }
   return {
     ok: true,
-    value: (obj) => tests.every((t) => (fieldValue(obj, t.field) === t.value) !== t.negate),
+    value: (obj) => bound.every((t) => (t.get(obj) === t.value) !== t.negate),
   };
 }
 

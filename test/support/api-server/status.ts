@@ -87,12 +87,26 @@ export function conflict(resource: string, group: string, name: string): ApiErro
   );
 }
 
+/** The `field.ErrorType` of a field error, from the wording `ErrorBody()` starts with. */
+function causeReason(message: string): string {
+  const reasons: [string, string][] = [
+    ['Required value', 'FieldValueRequired'],
+    ['Unsupported value', 'FieldValueNotSupported'],
+    ['Too long', 'FieldValueTooLong'],
+    ['Too many', 'FieldValueTooMany'],
+    ['Forbidden', 'FieldValueForbidden'],
+    ['Duplicate value', 'FieldValueDuplicate'],
+    ['Not found', 'FieldValueNotFound'],
+  ];
+  return reasons.find(([prefix]) => message.startsWith(prefix))?.[1] ?? 'FieldValueInvalid';
+}
+
 /** 422 Invalid with the apiserver's `<Kind>.<group> "<name>" is invalid: <field>: <detail>` wording. */
 export function invalid(kind: string, group: string, name: string, causes: { field: string; message: string }[]): ApiError {
   const qualified = group === '' ? kind : `${kind}.${group}`;
   const text = causes.map((c) => `${c.field}: ${c.message}`);
   const message = `${qualified} "${name}" is invalid: ${text.length === 1 ? text[0] : `[${text.join(', ')}]`}`;
-  const details = { name, group, kind, causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })) };
+  const details = { name, group, kind, causes: causes.map((c) => ({ reason: causeReason(c.message), message: c.message, field: c.field })) };
   return new ApiError(422, 'Invalid', message, details);
 }
 
@@ -107,18 +121,25 @@ export function expired(requested: string, oldest: number): ApiError {
 }
 
 /**
- * 409 Conflict of a server-side apply, worded as the apiserver does (helm wraps this text into
- * `conflict occurred while applying object …`).
+ * 409 Conflict of a server-side apply, worded as `NewConflictError` / `getConflictMessage`
+ * (k8s.io/apiserver fieldmanager/internal/conflict.go) words it; helm wraps this text into
+ * `conflict occurred while applying object …`. `conflicts` come sorted by manager identifier, then
+ * path; `manager` is the printed manager (`"kubectl-set" using apps/v1`, `"helm"` for an applier).
  */
-export function applyConflict(conflicts: { manager: string; apiVersion: string; field: string }[]): ApiError {
+export function applyConflict(conflicts: { managerId: string; manager: string; field: string }[]): ApiError {
   const n = conflicts.length;
-  const head = `Apply failed with ${n} conflict${n === 1 ? '' : 's'}`;
-  const managers = [...new Set(conflicts.map((c) => `"${c.manager}" using ${c.apiVersion}`))];
   const first = conflicts[0];
-  const message =
-    n === 1 && first !== undefined
-      ? `${head}: conflict with "${first.manager}" using ${first.apiVersion}: ${first.field}`
-      : `${head}: conflicts with ${managers.join(', ')}:\n${conflicts.map((c) => `- ${c.field}`).join('\n')}`;
-  const causes = conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}" using ${c.apiVersion}`, field: c.field }));
+  let message: string;
+  if (n === 1 && first !== undefined) {
+    message = `Apply failed with 1 conflict: conflict with ${first.manager}: ${first.field}`;
+  } else {
+    const lines: string[] = [];
+    for (const id of [...new Set(conflicts.map((c) => c.managerId))]) {
+      const own = conflicts.filter((c) => c.managerId === id);
+      lines.push(`conflicts with ${own[0]?.manager ?? ''}:`, ...own.map((c) => `- ${c.field}`));
+    }
+    message = `Apply failed with ${n} conflicts: ${lines.join('\n')}`;
+  }
+  const causes = conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with ${c.manager}`, field: c.field }));
   return new ApiError(409, 'Conflict', message, { causes });
 }

@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { isRecord } from '../../../src/k8s/types.js';
+import type { ResourceRegistry } from './crd-registry.js';
+import { pruneAndDefault } from './cr-schema.js';
 import { applyDefaults } from './defaults.js';
-import { apiVersionOf, resolveResource, resourceForKind } from './resources.js';
+import { apiVersionOf } from './resources.js';
 import type { ResourceInfo } from './resources.js';
 import type { JsonObject } from './types.js';
 
@@ -37,8 +39,19 @@ function keyOf(info: ResourceInfo, namespace: string, name: string): string {
   return `${info.group}/${info.resource}/${info.namespaced ? namespace : ''}/${name}`;
 }
 
+/**
+ * A copy of a stored object as `info`'s version serves it: the versions of a custom resource share
+ * their storage and, with conversion `None`, differ only in `apiVersion`.
+ */
+function servedCopy(info: ResourceInfo, obj: JsonObject): JsonObject {
+  const copy = structuredClone(obj);
+  if (info.custom !== undefined) copy['apiVersion'] = apiVersionOf(info);
+  return copy;
+}
+
 /** The server-side object store. */
 export interface ObjectStore {
+  /** A copy as `info`'s version serves it. */
   get(info: ResourceInfo, namespace: string, name: string): JsonObject | undefined;
   /** Objects of `info` in `namespace` (all namespaces when `undefined`), ordered by namespace and name. */
   list(info: ResourceInfo, namespace?: string): JsonObject[];
@@ -74,7 +87,7 @@ export function createObjectStore(): ObjectStore {
   return {
     get(info, namespace, name) {
       const obj = objects.get(keyOf(info, namespace, name));
-      return obj === undefined ? undefined : structuredClone(obj);
+      return obj === undefined ? undefined : servedCopy(info, obj);
     },
     list(info, namespace) {
       const prefix = `${info.group}/${info.resource}/`;
@@ -83,7 +96,7 @@ export function createObjectStore(): ObjectStore {
         if (!key.startsWith(prefix)) continue;
         const meta = metaOf(obj);
         if (namespace !== undefined && info.namespaced && meta['namespace'] !== namespace) continue;
-        out.push(structuredClone(obj));
+        out.push(servedCopy(info, obj));
       }
       const sortKey = (o: JsonObject): string => `${String(metaOf(o)['namespace'] ?? '')}/${String(metaOf(o)['name'] ?? '')}`;
       return out.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
@@ -142,7 +155,8 @@ export interface TestStore {
   /** Copies of the objects, in one namespace or (omitted) all. */
   list(resource: string, namespace?: string): JsonObject[];
   /**
-   * Stores `obj` (resource from apiVersion + kind) with the apiserver's defaults filled in, adding uid,
+   * Stores `obj` (resource from apiVersion + kind, custom resources of established CRDs too) with the
+   * apiserver's defaults filled in (a custom resource pruned and defaulted from its schema), adding uid,
    * creationTimestamp, generation (1, or bumped when the spec changed) and a new resourceVersion;
    * emits a watch event. No validation, managedFields or admission.
    */
@@ -153,19 +167,18 @@ export interface TestStore {
   resourceVersion(): string;
 }
 
-function mustResolve(resource: string): ResourceInfo {
-  const info = resolveResource(resource);
-  if (info === undefined) throw new Error(`the test API server does not serve ${JSON.stringify(resource)}`);
-  return info;
-}
-
-/** Wraps the store for tests; `now` stamps creationTimestamp. */
-export function createTestStore(store: ObjectStore, now: () => Date): TestStore {
+/** Wraps the store for tests; `now` stamps creationTimestamp, `resources` resolves names (custom resources too). */
+export function createTestStore(store: ObjectStore, now: () => Date, resources: ResourceRegistry): TestStore {
+  const mustResolve = (resource: string): ResourceInfo => {
+    const info = resources.resolve(resource);
+    if (info === undefined) throw new Error(`the test API server does not serve ${JSON.stringify(resource)}`);
+    return info;
+  };
   return {
     get: (resource, namespace, name) => store.get(mustResolve(resource), namespace, name),
     list: (resource, namespace) => store.list(mustResolve(resource), namespace),
     put(obj) {
-      const info = resourceForKind(String(obj['apiVersion'] ?? ''), String(obj['kind'] ?? ''));
+      const info = resources.forKind(String(obj['apiVersion'] ?? ''), String(obj['kind'] ?? ''));
       if (info === undefined) throw new Error(`the test API server does not serve ${String(obj['apiVersion'])} ${String(obj['kind'])}`);
       const copy = structuredClone(obj);
       const meta = metaOf(copy);
@@ -173,7 +186,8 @@ export function createTestStore(store: ObjectStore, now: () => Date): TestStore 
       if (info.namespaced && (typeof meta['namespace'] !== 'string' || meta['namespace'] === '')) throw new Error('store.put needs metadata.namespace');
       const existing = store.get(info, String(meta['namespace'] ?? ''), meta['name']);
       const existingMeta = existing === undefined ? {} : metaOf(existing);
-      applyDefaults(info.kind, copy);
+      if (info.custom === undefined) applyDefaults(info.kind, copy);
+      else pruneAndDefault(copy, info.custom.schema);
       meta['uid'] ??= existingMeta['uid'] ?? randomUUID();
       meta['creationTimestamp'] ??= existingMeta['creationTimestamp'] ?? `${now().toISOString().slice(0, 19)}Z`;
       if (info.generation && meta['generation'] === undefined) {

@@ -37,6 +37,7 @@ export interface AdmissionHookRequest {
   resource: GroupVersionResource;
   subResource?: string;
   namespace: string;
+  /** `''` for a `generateName` create: the apiserver picks the name after the mutating stage. */
   name: string;
   /** The object after patching, defaulting and managedFields (mutating-stage view); `null` on DELETE. */
   object: any | null;
@@ -50,11 +51,13 @@ export interface AdmissionHookRequest {
 /** A hook's answer: allow with the (possibly mutated) object to store, or deny with a Status. */
 export type AdmissionHookResult =
   | { allowed: true; object: any; warnings?: string[] }
-  | { allowed: false; status: { code: number; message: string; reason?: string }; warnings?: string[] };
+  | { allowed: false; status: { code: number; message: string; reason?: string; details?: JsonObject }; warnings?: string[] };
 
 /**
  * The whole admission chain as one function (the e2e chain plugs in here). Called for create, update,
- * patch and delete of Deployments, including the `scale` and `status` subresources.
+ * patch and delete of the pod-bearing kinds (Pods, ReplicationControllers, Deployments, ReplicaSets,
+ * StatefulSets, DaemonSets, Jobs, CronJobs) and of custom resources, including their `scale`, `status`
+ * and `ephemeralcontainers` subresources.
  */
 export type AdmissionHook = (req: AdmissionHookRequest) => Promise<AdmissionHookResult>;
 
@@ -69,6 +72,25 @@ export interface RequestLogEntry {
   /** `''` when the request was not authenticated. */
   user: string;
   status: number;
+  /** The FlowSchema and priority level API Priority and Fairness classified the request into. */
+  flowSchema?: string;
+  priorityLevel?: string;
   /** The decoded body of a write: parsed JSON, decoded protobuf, or the raw text of a YAML apply patch. */
   body?: unknown;
 }
+
+/** What an {@link ObjectCheck} is shown of a write. */
+export interface ObjectCheckTarget {
+  group: string;
+  version: string;
+  resource: string;
+  kind: string;
+}
+
+/**
+ * An extra validation of built-in writes, run after the server's own (a test's stand-in for validation
+ * the server does not model itself, e.g. the CEL in admission configurations): field errors
+ * (`field` a path, `message` the rest of the apiserver's `<path>: <message>`) refuse the write with the
+ * usual 422 `<Kind>.<group> "<name>" is invalid: …`.
+ */
+export type ObjectCheck = (target: ObjectCheckTarget, obj: JsonObject, old: JsonObject | undefined) => { field: string; message: string }[];

@@ -70,7 +70,7 @@ export function serveWatch(ctx: RequestContext, res: ServerResponse, deps: Handl
     const existing = ctx.query.get('fieldSelector');
     ctx.query.set('fieldSelector', existing ? `${existing},metadata.name=${name}` : `metadata.name=${name}`);
   }
-  const matches = selectorOf(ctx.query, info.kind);
+  const matches = selectorOf(ctx.query, info);
   const rvParam = ctx.query.get('resourceVersion') ?? '';
   const initialEvents = ctx.query.get('sendInitialEvents') === 'true';
   const bookmarks = ctx.query.get('allowWatchBookmarks') === 'true';
@@ -88,10 +88,17 @@ export function serveWatch(ctx: RequestContext, res: ServerResponse, deps: Handl
   // Clients return from Watch() only once headers arrive, which must not wait for a first event.
   res.flushHeaders();
   const send = (type: string, object: JsonObject): void => {
-    if (!ended) res.write(`${JSON.stringify({ type, object })}\n`);
+    // The versions of a custom resource share storage: events are served at the watched version.
+    const served = info.custom !== undefined && object['kind'] === info.kind ? { ...object, apiVersion: apiVersionOf(info) } : object;
+    if (!ended) res.write(`${JSON.stringify({ type, object: served })}\n`);
   };
   const sendChange = (e: ChangeEvent): void => {
-    if (e.info !== info) return;
+    // The apiserver ends the watches of a custom resource when its CRD goes away.
+    if (info.custom !== undefined && e.type === 'DELETED' && e.info.resource === 'customresourcedefinitions' && e.info.group === 'apiextensions.k8s.io') {
+      if (String(((e.object['metadata'] ?? {}) as JsonObject)['name'] ?? '') === info.custom.crdName) watch.end(false);
+      return;
+    }
+    if (e.info.group !== info.group || e.info.resource !== info.resource) return;
     const now = visible(e.object);
     if (e.type === 'ADDED') {
       if (now) send('ADDED', e.object);

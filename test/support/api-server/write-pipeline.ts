@@ -1,7 +1,8 @@
 /**
  * The pipeline every write goes through, in the apiserver's order: defaulting → managedFields →
- * admission hook → defaulting again → validation → generation → store; plus the retry when the
- * object changed while the hook was running.
+ * in-tree admission plugins (Pod creates) → admission hook → defaulting again → name generation,
+ * uid and the strategy's PrepareForCreate/PrepareForUpdate → validation → generation → store; plus
+ * the retry when the object changed while the hook was running.
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
@@ -9,18 +10,35 @@ import { isRecord } from '../../../src/k8s/types.js';
 import { runAdmission } from './admission.js';
 import { managerOf } from './context.js';
 import type { HandlerDeps, HandlerResult, RequestContext } from './context.js';
+import { admitPodCreate } from './builtin-admission.js';
+import { checkStoredSize, checkUnknownFields, customScaleOf, customWithReplicas, defaultCustom, validateCustom } from './custom-resources.js';
 import { applyDefaults } from './defaults.js';
-import { updateManagedFields } from './managed-fields.js';
+import { updateManagedFields, validateManagedFields } from './managed-fields.js';
 import type { FieldsWrite } from './managed-fields.js';
 import { apiVersionOf, findResource } from './resources.js';
 import type { ResourceInfo } from './resources.js';
 import { replicasOf, scaleOf, withReplicas } from './scale.js';
 import { ApiError, alreadyExists, conflict, invalid, notFound } from './status.js';
+import { allocateService, keepAllocated } from './service-alloc.js';
+import { guardRbacWrite } from './rbac-escalation.js';
+import { generationChanged, prepareForCreate, prepareForUpdate } from './strategies.js';
 import type { AdmissionOptions, GroupVersionKind, JsonObject } from './types.js';
 import { validateObject } from './validation.js';
 
 /** Metadata only the server sets; clients and hooks cannot change it. */
 const SYSTEM_FIELDS = ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'deletionTimestamp', 'selfLink'];
+/** Characters and length of a generateName suffix (`utilrand.String(5)`: no vowels, no ambiguous digits). */
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+const NAME_SUFFIX_LENGTH = 5;
+/** `names.SimpleNameGenerator` cuts the prefix so that prefix + suffix fit a 63-character label. */
+const MAX_GENERATED_PREFIX = 58;
+
+/** `names.SimpleNameGenerator.GenerateName`. */
+export function generateName(prefix: string): string {
+  let suffix = '';
+  for (let i = 0; i < NAME_SUFFIX_LENGTH; i++) suffix += NAME_ALPHABET[Math.floor(Math.random() * NAME_ALPHABET.length)];
+  return prefix.slice(0, MAX_GENERATED_PREFIX) + suffix;
+}
 
 /** `obj.metadata`, created empty if missing. */
 export function meta(obj: JsonObject): JsonObject {
@@ -68,7 +86,7 @@ export function identityView(info: ResourceInfo): AdmissionView {
 }
 
 /** The hook sees the `autoscaling/v1 Scale` of a Deployment; its replicas are written back. */
-export const scaleView: AdmissionView = {
+const builtinScaleView: AdmissionView = {
   kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
   toAdmission: scaleOf,
   fromAdmission(admitted, obj) {
@@ -78,6 +96,27 @@ export const scaleView: AdmissionView = {
   },
   toResponse: scaleOf,
 };
+
+/** The Scale view of `info`: built-in, or over a custom resource's replica paths. */
+export function scaleView(info: ResourceInfo): AdmissionView {
+  if (info.custom === undefined) return builtinScaleView;
+  return {
+    kind: builtinScaleView.kind,
+    toAdmission: (obj) => customScaleOf(info, obj),
+    fromAdmission(admitted, obj) {
+      const replicas = replicasOf(admitted);
+      if (replicas === undefined) throw new ApiError(500, 'InternalError', 'Internal error occurred: admission returned an invalid Scale');
+      return customWithReplicas(info, obj, replicas);
+    },
+    toResponse: (obj) => customScaleOf(info, obj),
+  };
+}
+
+/** Defaulting of a write: the built-in kind's `SetDefaults_*`, or a custom resource's pruning and schema defaults. */
+function defaultObject(info: ResourceInfo, obj: JsonObject): void {
+  if (info.custom !== undefined) defaultCustom(info, obj);
+  else applyDefaults(info.kind, obj);
+}
 
 /** The stored object changed while a write waited for admission; the write is re-run. */
 class StaleWrite extends Error {}
@@ -118,7 +157,9 @@ function setIdentity(obj: JsonObject, plan: WritePlan): void {
   obj['apiVersion'] = apiVersionOf(plan.info);
   obj['kind'] = plan.info.kind;
   const m = meta(obj);
-  m['name'] = plan.name;
+  // A generateName create has no name until after admission, as in the apiserver's BeforeCreate.
+  if (plan.name === '' && typeof m['generateName'] === 'string' && m['generateName'] !== '') delete m['name'];
+  else m['name'] = plan.name;
   if (plan.info.namespaced) m['namespace'] = plan.namespace;
   else delete m['namespace'];
 }
@@ -140,22 +181,13 @@ function withoutTimes(obj: JsonObject): JsonObject {
   return copy;
 }
 
-function generationChanged(info: ResourceInfo, obj: JsonObject, old: JsonObject): boolean {
-  if (!isDeepStrictEqual(obj['spec'], old['spec'])) return true;
-  // Deployments also bump on annotation changes: they are copied to the ReplicaSets.
-  return info.kind === 'Deployment' && !isDeepStrictEqual(meta(obj)['annotations'] ?? {}, meta(old)['annotations'] ?? {});
-}
-
-/**
- * The object whose managedFields a write starts from: the stored one, unless an update sends
- * different managedFields (how kubectl and helm migrate client-side-apply ownership); those replace
- * the stored ones, as in the apiserver. Creates ignore managedFields from the client.
- */
-function managedBase(plan: WritePlan): JsonObject | undefined {
-  if (plan.existing === undefined) return undefined;
-  const requested = meta(structuredClone(plan.next))['managedFields'];
-  if (!Array.isArray(requested) || isDeepStrictEqual(requested, meta(plan.existing)['managedFields'])) return plan.existing;
-  return { ...plan.existing, metadata: { ...meta(plan.existing), managedFields: requested } };
+/** Fills in the name of a generateName create; 409 if that name is taken (clients retry). */
+function nameAfterAdmission(deps: HandlerDeps, plan: WritePlan, obj: JsonObject): void {
+  const m = meta(obj);
+  if (plan.existing !== undefined || plan.name !== '' || typeof m['generateName'] !== 'string' || m['generateName'] === '') return;
+  plan.name = generateName(m['generateName']);
+  m['name'] = plan.name;
+  if (deps.store.get(plan.info, plan.namespace, plan.name) !== undefined) throw alreadyExists(plan.info.resource, plan.info.group, plan.name);
 }
 
 /** Carries out a planned create or update; answers 201/200 with the stored (or dry-run) object. */
@@ -167,19 +199,29 @@ export async function persist(ctx: RequestContext, deps: HandlerDeps, plan: Writ
     const nsInfo = findResource('', 'v1', 'namespaces');
     if (nsInfo !== undefined && deps.store.get(nsInfo, '', plan.namespace) === undefined) throw notFound('namespaces', '', plan.namespace);
   }
-  if (creating && deps.store.get(info, plan.namespace, plan.name) !== undefined) throw alreadyExists(info.resource, info.group, plan.name);
+  if (creating && plan.name !== '' && deps.store.get(info, plan.namespace, plan.name) !== undefined) throw alreadyExists(info.resource, info.group, plan.name);
 
+  // A custom resource's unknown fields are found while decoding, before any strategy runs; apply bodies were checked already.
+  if (info.custom !== undefined && plan.subresource === undefined && plan.fields.operation !== 'Apply') checkUnknownFields(ctx, info, plan.next);
   let obj = structuredClone(plan.next);
   setIdentity(obj, plan);
   copySystemFields(obj, existing);
   if (hasStatusSubresource(info) && plan.subresource !== 'status') {
-    // Main-resource writes never change status (PrepareForCreate/PrepareForUpdate reset it).
-    if (existing === undefined) obj['status'] = {};
+    // Main-resource writes never change status (PrepareForCreate/PrepareForUpdate reset it; a custom resource's is dropped).
+    if (existing === undefined && info.custom !== undefined) delete obj['status'];
+    else if (existing === undefined) obj['status'] = {};
     else if (existing['status'] === undefined) delete obj['status'];
     else obj['status'] = structuredClone(existing['status']);
   }
-  applyDefaults(info.kind, obj);
-  obj = updateManagedFields(managedBase(plan), obj, plan.fields);
+  defaultObject(info, obj);
+  // An apply's managedFields were worked out with its merge (applyManagedFields); other writes' here.
+  if (plan.fields.operation !== 'Apply') obj = updateManagedFields(existing, obj, plan.fields);
+  if (creating && info.custom === undefined && info.kind === 'Pod') {
+    // The in-tree plugins mutate after managedFields are computed, so their fields have no manager.
+    const priorityClasses = findResource('scheduling.k8s.io', 'v1', 'priorityclasses');
+    admitPodCreate(obj, () => (priorityClasses === undefined ? [] : deps.store.list(priorityClasses)));
+    defaultObject(info, obj);
+  }
 
   const options = writeOptions(ctx, creating ? 'CreateOptions' : 'UpdateOptions');
   const admitted = await runAdmission(
@@ -200,7 +242,7 @@ export async function persist(ctx: RequestContext, deps: HandlerDeps, plan: Writ
     ctx.warnings,
   );
   // The hook may have taken a while: if the object changed meanwhile, start over (GuaranteedUpdate's retry).
-  const latest = deps.store.get(info, plan.namespace, plan.name);
+  const latest = plan.name === '' ? undefined : deps.store.get(info, plan.namespace, plan.name);
   if ((latest === undefined ? undefined : meta(latest)['resourceVersion']) !== (existing === undefined ? undefined : meta(existing)['resourceVersion'])) {
     throw new StaleWrite();
   }
@@ -209,31 +251,43 @@ export async function persist(ctx: RequestContext, deps: HandlerDeps, plan: Writ
   // A hook may not move or re-identify the object, nor forge server-owned metadata.
   setIdentity(obj, plan);
   copySystemFields(obj, system);
-  applyDefaults(info.kind, obj);
-
-  const errors = validateObject(info.kind, obj, existing);
-  if (errors.length > 0) throw invalid(info.kind, info.group, plan.name, errors);
+  defaultObject(info, obj);
+  // RBAC's policy-based storages check role and binding writes here: after mutating admission, before the strategy.
+  if (deps.security !== undefined) guardRbacWrite(deps.security.authorizer, { user: ctx.user, namespace: ctx.route.namespace ?? '', name: ctx.route.name ?? '' }, info, obj, existing);
 
   const m = meta(obj);
   if (existing === undefined) {
+    nameAfterAdmission(deps, plan, obj);
     m['uid'] = randomUUID();
     m['creationTimestamp'] = timestamp(deps.now());
     if (info.generation) m['generation'] = 1;
+    prepareForCreate(info, obj);
+    if (info.custom === undefined && info.kind === 'Service') allocateService(obj, deps.store.list(info));
+    defaultObject(info, obj);
   } else {
+    if (info.custom === undefined && info.kind === 'Service' && plan.subresource === undefined) keepAllocated(obj, existing);
+    prepareForUpdate(info, obj, existing, plan.subresource);
     if (info.generation && plan.subresource !== 'status' && generationChanged(info, obj, existing)) m['generation'] = Number(meta(existing)['generation'] ?? 0) + 1;
-    // A write that changes nothing is not stored: no new resourceVersion, no watch event.
-    if (isDeepStrictEqual(withoutTimes(obj), withoutTimes(existing))) return { status: 200, body: plan.view.toResponse(existing) };
   }
+
+  const errors = [...validateManagedFields(obj), ...(info.custom !== undefined ? validateCustom(info, obj) : validateObject(info.kind, obj, existing, plan.subresource))];
+  // A test's extra validation (setObjectCheck) only runs once the server's own passed, as a second validator would.
+  const check = info.custom === undefined && errors.length === 0 ? deps.objectCheck?.() : undefined;
+  if (check !== undefined) errors.push(...check({ group: info.group, version: info.version, resource: info.resource, kind: info.kind }, obj, existing));
+  if (errors.length > 0) throw invalid(info.kind, info.group, plan.name, errors);
+  if (info.custom !== undefined) checkStoredSize(obj);
+
+  // A write that changes nothing is not stored: no new resourceVersion, no watch event.
+  if (existing !== undefined && isDeepStrictEqual(withoutTimes(obj), withoutTimes(existing))) return { status: 200, body: plan.view.toResponse(existing) };
   const status = creating ? 201 : 200;
   if (dryRun || !info.persisted) return { status, body: plan.view.toResponse(obj) };
   return { status, body: plan.view.toResponse(deps.store.commit(info, obj)) };
 }
 
 /** The managedFields side of a write by this request's manager. */
-export function fieldsWrite(ctx: RequestContext, deps: HandlerDeps, info: ResourceInfo, operation: 'Apply' | 'Update', subresource: string | undefined, applied?: JsonObject): FieldsWrite {
+export function fieldsWrite(ctx: RequestContext, deps: HandlerDeps, info: ResourceInfo, operation: 'Apply' | 'Update', subresource: string | undefined): FieldsWrite {
   const write: FieldsWrite = { manager: managerOf(ctx), operation, apiVersion: apiVersionOf(info), now: deps.now() };
-  if (subresource === 'scale' || subresource === 'status') write.subresource = subresource;
-  if (applied !== undefined) write.applied = applied;
+  if (subresource !== undefined) write.subresource = subresource;
   return write;
 }
 
