@@ -4,12 +4,35 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Admission latency buckets: the gate answers in well under a millisecond; the apiserver times out at seconds. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/**
+ * Distinct tenants that get a label of their own; the rest count under `other`. Tenants are namespace
+ * labels, which whoever may create namespaces can choose: the cap keeps them from growing the series
+ * without bound (each tenant costs about a dozen series across the two counters).
+ */
+export const MAX_TENANT_LABELS = 200;
+
+/**
+ * The `tenant` label value of a decision: the tenant while fewer than `max` distinct ones were seen,
+ * `other` after, `none` for a namespace without a tenant.
+ */
+export function createTenantLabeller(max = MAX_TENANT_LABELS): (tenant: string | undefined) => string {
+  const seen = new Set<string>();
+  return (tenant) => {
+    if (!tenant) return 'none';
+    if (seen.has(tenant)) return tenant;
+    if (seen.size >= max) return 'other';
+    seen.add(tenant);
+    return tenant;
+  };
+}
+
 /** Creates a registry with every tracegate metric; `defaults` adds process metrics (off in tests). */
 export function createMetrics(opts: { defaults?: boolean } = {}) {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'tracegate_' });
   const m = {
     registry,
+    tenantLabel: createTenantLabeller(),
     duration: new Histogram({
       name: 'tracegate_admission_duration_seconds',
       help: 'Time from request received to response sent, per webhook and decision.',
@@ -19,14 +42,14 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     }),
     decisions: new Counter({
       name: 'tracegate_admission_decisions_total',
-      help: 'Admission decisions per webhook and decision (allow, warn, deny, skip).',
-      labelNames: ['webhook', 'decision'] as const,
+      help: 'Admission decisions per webhook, decision (allow, warn, deny, skip) and tenant (capped: see MAX_TENANT_LABELS).',
+      labelNames: ['webhook', 'decision', 'tenant'] as const,
       registers: [registry],
     }),
     violations: new Counter({
       name: 'tracegate_admission_violations_total',
-      help: 'Rule violations found, per webhook, policy/rule and action.',
-      labelNames: ['webhook', 'rule', 'decision'] as const,
+      help: 'Rule violations found, per webhook, policy/rule, action and tenant (capped: see MAX_TENANT_LABELS).',
+      labelNames: ['webhook', 'rule', 'decision', 'tenant'] as const,
       registers: [registry],
     }),
     inFlight: new Gauge({ name: 'tracegate_admission_in_flight', help: 'Admission reviews being processed.', registers: [registry] }),

@@ -114,8 +114,9 @@ export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'muta
       if (deletion) deps.onDeletion?.(deletion);
       const seconds = (performance.now() - started) / 1000;
       metrics.duration.observe({ webhook: name, decision: decision.decision }, seconds);
-      metrics.decisions.inc({ webhook: name, decision: decision.decision });
-      for (const rule of decision.rules) metrics.violations.inc({ webhook: name, rule, decision: decision.decision });
+      const tenant = metrics.tenantLabel(decision.tenant);
+      metrics.decisions.inc({ webhook: name, decision: decision.decision, tenant });
+      for (const rule of decision.rules) metrics.violations.inc({ webhook: name, rule, decision: decision.decision, tenant });
       if (Date.now() > deadline) log.warn({ uid: boundText(request.uid), budgetMs: budget }, 'answered after the apiserver timeout');
       // One line per review; never the object itself (Secret data, env values).
       decisionLine(decision, Math.round(seconds * 1e6) / 1000);

@@ -78,7 +78,7 @@ describe('probes, metrics and the policy listing', { timeout: HANG_GUARD_MS }, (
     assert.equal(ready.text, 'ready');
   });
 
-  it('/metrics exposes latency, decisions by webhook and decision, in-flight and certificate expiry', async () => {
+  it('/metrics exposes latency, decisions by webhook, decision and tenant, in-flight and certificate expiry', async () => {
     const deny = admissionFixture('constructed/11-update-kubectl-set-image.mutating.json');
     const skip = admissionFixture('constructed/15-delete-kubectl.json');
     for (const review of [deny, skip]) for (const path of ['/validate', '/mutate']) assert.equal((await h.review(path, review)).status, 200);
@@ -89,9 +89,9 @@ describe('probes, metrics and the policy listing', { timeout: HANG_GUARD_MS }, (
     assert.match(m, /^# TYPE tracegate_admission_duration_seconds histogram$/m);
     assert.match(m, /^tracegate_admission_duration_seconds_bucket\{le="[^"]+",webhook="validate",decision="deny"\} [1-9]/m);
     assert.match(m, /^tracegate_admission_duration_seconds_count\{webhook="mutate",decision="allow"\} [1-9]/m);
-    assert.match(m, /^tracegate_admission_decisions_total\{webhook="validate",decision="deny"\} [1-9]/m);
-    assert.match(m, /^tracegate_admission_decisions_total\{webhook="validate",decision="skip"\} [1-9]/m);
-    assert.match(m, /^tracegate_admission_decisions_total\{webhook="mutate",decision="allow"\} [1-9]/m);
+    assert.match(m, /^tracegate_admission_decisions_total\{webhook="validate",decision="deny",tenant="shop"\} [1-9]/m);
+    assert.match(m, /^tracegate_admission_decisions_total\{webhook="validate",decision="skip",tenant="none"\} [1-9]/m);
+    assert.match(m, /^tracegate_admission_decisions_total\{webhook="mutate",decision="allow",tenant="shop"\} [1-9]/m);
     assert.match(m, /^tracegate_admission_in_flight 0$/m);
     const served = new X509Certificate(await readFile(join(h.certDir, 'tls.crt'), 'utf8'));
     const expiry = /^tracegate_certificate_expiry_timestamp_seconds\{certificate="serving"\} (\d+)$/m.exec(m);
