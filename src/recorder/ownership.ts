@@ -7,7 +7,9 @@
  * recorded at all: its owner's trail already says what runs. Pure.
  *
  * Every signal read here is client-written. That is acceptable because ownership only decides *where*
- * a change is recorded, never *whether*: a forged owner moves a workload's record to the trail.
+ * a change is recorded, never *whether*: a forged owner moves a workload's record to the trail. The one
+ * place a forged signal could reach beyond the workload's namespace — Helm's release-namespace
+ * annotation — is held to the workload's own namespace.
  */
 import { isRecord, type KubeObject } from '../k8s/types.js';
 import { apiVersionOf, workloadKind } from '../workload/kinds.js';
@@ -85,8 +87,14 @@ export function ownershipOf(obj: KubeObject): Ownership {
   const annotations = obj.metadata?.annotations ?? {};
   const release = annotations[HELM_RELEASE_NAME];
   if (typeof release === 'string' && release !== '') {
+    const own = obj.metadata?.namespace ?? 'default';
     const ns = annotations[HELM_RELEASE_NAMESPACE];
-    return { type: 'helm', release, namespace: typeof ns === 'string' && ns ? ns : (obj.metadata?.namespace ?? 'default') };
+    const namespace = typeof ns === 'string' && ns ? ns : own;
+    // Anyone who may annotate this workload could name any release in any namespace: writing revisions
+    // there would let a tenant write into another tenant's `helm history` (and read it back through the
+    // trail). A release elsewhere is therefore an owner tracegate records beside, never writes into.
+    if (namespace !== own) return { type: 'managed', by: `Helm release ${namespace}/${release} (in another namespace)` };
+    return { type: 'helm', release, namespace };
   }
   return { type: 'adoptable' };
 }

@@ -129,7 +129,7 @@ export function planRecording(input: PlanInput): Plan {
   }
 
   const baseStored = history.find((h) => h.release.version === base.version)!;
-  const part = findWorkloadDoc(splitManifest(base.manifest ?? ''), kind, name);
+  const part = findWorkloadDoc(splitManifest(base.manifest ?? ''), kind, name, workload.metadata?.namespace ?? release.namespace);
   if (!part) return { action: 'none', reason: `release ${release.namespace}/${release.name} revision ${base.version} has no ${kind} ${name}` };
   const recorded = templateOfDoc(part.doc.toJS(), kind);
   const change = templateChange(recorded, live);

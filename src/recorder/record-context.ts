@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { KubeObject } from '../k8s/types.js';
 import type { RetryOptions } from '../kube/retry.js';
+import { TracegateError } from '../errors.js';
 import type { MacKeyring } from '../provenance/mac.js';
 import type { DeletionNotes } from './deletion-notes.js';
 import type { RecorderMetrics } from './metrics.js';
@@ -93,8 +94,20 @@ export function defaultAdoptedName(obj: KubeObject): string {
 export function releaseOf(obj: KubeObject, adoptedName: (obj: KubeObject) => string): ReleaseRef {
   const a = obj.metadata?.annotations ?? {};
   const name = a['meta.helm.sh/release-name'];
-  if (name) return { name, namespace: a['meta.helm.sh/release-namespace'] || obj.metadata?.namespace || 'default', adopted: false };
-  return { name: adoptedName(obj), namespace: obj.metadata?.namespace ?? 'default', adopted: true };
+  const own = obj.metadata?.namespace || 'default';
+  if (name) {
+    const namespace = a['meta.helm.sh/release-namespace'] || own;
+    // As ownershipOf: the annotations are the workload writer's; a release elsewhere is never this workload's record.
+    if (namespace !== own) throw foreignRelease(obj, `${namespace}/${name}`);
+    return { name, namespace, adopted: false };
+  }
+  return { name: adoptedName(obj), namespace: own, adopted: true };
+}
+
+/** The error for a workload whose Helm annotations (or trail) name a release in another namespace. */
+export function foreignRelease(obj: KubeObject, release: string): TracegateError {
+  const ref = `${String(obj.kind ?? 'workload').toLowerCase()} ${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name ?? ''}`;
+  return new TracegateError('RELEASE_NOT_FOUND', `${ref} names Helm release ${release} in another namespace: tracegate records it in its trail only, never in that release`);
 }
 
 /**

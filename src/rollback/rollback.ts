@@ -12,7 +12,7 @@ import { statusOf } from '../kube/api-error.js';
 import { withRetry, type RetryOptions } from '../kube/retry.js';
 import type { MacKeyring } from '../provenance/mac.js';
 import { isProvenanceLabel, provenanceLabels, readProvenance } from '../recorder/provenance.js';
-import { releaseOf, type ReleaseRef } from '../recorder/record-context.js';
+import { foreignRelease, releaseOf, type ReleaseRef } from '../recorder/record-context.js';
 import { isPending, latest } from '../recorder/release.js';
 import type { ReleaseStorage, StoredRelease } from '../recorder/storage.js';
 import { allEntries } from '../recorder/trail.js';
@@ -131,6 +131,8 @@ export function createRollback(deps: RollbackDeps) {
     const head = await api(() => deps.trails.head({ namespace: req.namespace, kind: req.kind.kind, name: req.name }));
     const rel = head?.spec.release;
     if (!rel) throw new TracegateError('RELEASE_NOT_FOUND', `${req.kind.kind.toLowerCase()} ${req.namespace}/${req.name} does not exist and no release is recorded for it`);
+    // Trails written before releases were held to the workload's namespace may name one elsewhere.
+    if (rel.namespace !== req.namespace) throw foreignRelease({ kind: req.kind.kind, metadata: { namespace: req.namespace, name: req.name } }, `${rel.namespace}/${rel.name}`);
     return { ...rel, adopted: false };
   }
 

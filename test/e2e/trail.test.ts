@@ -19,7 +19,7 @@ const by = (commit: string, approver = 'carol') => ['--set-string', `annotations
 let c: StoryCluster;
 
 before(async () => {
-  c = await startStoryCluster({ namespaces: [{ name: NS, tenant: NS }] });
+  c = await startStoryCluster({ namespaces: [{ name: NS, tenant: NS }, { name: 'team-b', tenant: 'team-b' }] });
 });
 
 after(async () => {
@@ -128,6 +128,27 @@ describe('one owner', () => {
     assert.deepEqual((out.revisions as Any[]).map((r) => [r.revision, r.user, r.commit]), [[undefined, CI.user, '8888888'], [undefined, 'alice', '9999999']]);
     const table = await c.tracegate(['history', `${NS}/argo-web`], CI);
     assert.match(table.stdout, /^managed by Argo CD application shop: recorded in tracegate's trail only, never adopted into a Helm release$/m);
+  });
+});
+
+describe('a release in another namespace', () => {
+  it('a team-a Deployment naming team-b\'s release in Helm\'s annotations never writes into it, nor reads it back', async () => {
+    ok(await c.helm(['install', 'payments', CHART, '-n', 'team-b', ...by('5555555')], CI), 'helm install in team-b');
+    await c.recorded('team-b', 'payments');
+    const forged = compliantDeployment('forged', NS, { 'meta.helm.sh/release-name': 'payments', 'meta.helm.sh/release-namespace': 'team-b', 'ci/commit': '6666666', approvedBy: 'bob' });
+    ok(await c.kubectl(['apply', '-f', '-'], { ...ALICE, input: stringify(forged) }), 'kubectl apply');
+    await c.recorded(NS, 'forged');
+    await aliceSetsImage('forged', '6.6.6', '7777777', 'forged');
+
+    const teamB = await helmHistory(c, 'payments', 'team-b');
+    assert.equal(teamB.length, 1, `team-b's release is untouched: ${JSON.stringify(teamB)}`);
+    const out = await history(`${NS}/forged`);
+    assert.equal(out.owner, 'Helm release team-b/payments (in another namespace)');
+    assert.equal(out.release, null, 'no release read back into team-a\'s history');
+    assert.deepEqual((out.revisions as Any[]).map((r) => [r.user, r.commit]), [['alice', '6666666'], ['alice', '7777777']]);
+    const rollback = await c.tracegate(['rollback', `${NS}/forged`, '1'], ALICE);
+    assert.equal(rollback.code, 2);
+    assert.equal(rollback.stderr, `rollback of ${NS}/forged to 1 failed: deployment ${NS}/forged names Helm release team-b/payments in another namespace: tracegate records it in its trail only, never in that release\n`);
   });
 });
 

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KubeObject } from '../../src/k8s/types.js';
 import { ownershipOf } from '../../src/recorder/ownership.js';
+import { releaseOf } from '../../src/recorder/record-context.js';
+import { isTracegateError } from '../../src/errors.js';
 import { appendEntry, archiveName, describeImageChanges, imagesOf, MAX_ENTRIES_PER_OBJECT, nextEntry, trailName, type TrailEntry, type TrailObject } from '../../src/recorder/trail.js';
 
 const REF = { namespace: 'team-a', kind: 'Deployment', name: 'web' };
@@ -87,7 +89,18 @@ describe('ownership', () => {
     assert.equal(ownershipOf(obj('Deployment', { labels: { 'app.kubernetes.io/instance': 'shop' }, managedFields: [{ manager: 'argocd-controller' }] })).type, 'managed');
     assert.deepEqual(ownershipOf(obj('Deployment', { labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' } })), { type: 'managed', by: 'Flux Kustomization flux-system/apps' });
     assert.equal(ownershipOf(obj('Deployment', { labels: { 'helm.toolkit.fluxcd.io/name': 'web' }, annotations: { 'meta.helm.sh/release-name': 'web' } })).type, 'managed', 'a Flux HelmRelease owns its Helm release');
-    assert.deepEqual(ownershipOf(obj('Deployment', { annotations: { 'meta.helm.sh/release-name': 'web', 'meta.helm.sh/release-namespace': 'shop' } })), { type: 'helm', release: 'web', namespace: 'shop' });
+    assert.deepEqual(ownershipOf(obj('Deployment', { annotations: { 'meta.helm.sh/release-name': 'web', 'meta.helm.sh/release-namespace': 'team-a' } })), { type: 'helm', release: 'web', namespace: 'team-a' });
+    assert.deepEqual(ownershipOf(obj('Deployment', { annotations: { 'meta.helm.sh/release-name': 'web' } })), { type: 'helm', release: 'web', namespace: 'team-a' });
     assert.deepEqual(ownershipOf(obj('Deployment', {})), { type: 'adoptable' });
+  });
+
+  it('never takes a Helm release in another namespace as the workload\'s (a tenant could name another tenant\'s)', () => {
+    const forged = obj('Deployment', { annotations: { 'meta.helm.sh/release-name': 'payments', 'meta.helm.sh/release-namespace': 'team-b' } });
+    assert.deepEqual(ownershipOf(forged), { type: 'managed', by: 'Helm release team-b/payments (in another namespace)' });
+    assert.throws(
+      () => releaseOf(forged, () => 'x'),
+      (e: unknown) => isTracegateError(e, 'RELEASE_NOT_FOUND') && /deployment team-a\/x names Helm release team-b\/payments in another namespace/.test(e.message),
+    );
+    assert.deepEqual(releaseOf(obj('Deployment', { annotations: { 'meta.helm.sh/release-name': 'web' } }), () => 'x'), { name: 'web', namespace: 'team-a', adopted: false });
   });
 });
