@@ -1,16 +1,26 @@
 /**
  * Helm reads nothing outside a chart's directory, so the chart carries copies of what it installs from
  * elsewhere in the repository: the bundled policies (policies/*.yaml → files/policies/, rendered as
- * TracegatePolicy objects) and the CRDs (manifests/crds/*.yaml → crds/). The sources stay the truth;
- * `npm run chart:sync` copies them and test/integration/chart.test.ts fails while a copy differs.
+ * TracegatePolicy objects), tracegate's own CRDs (manifests/crds/*.yaml → crds/) and the PolicyReport
+ * CRDs (→ files/crds/, rendered by templates/recorder/audit-crds.yaml only where they are absent: they
+ * are shared with Kyverno and other engines, and Helm 4 server-side applies crds/ over an existing
+ * definition — a field conflict that fails the install — where Helm 3 skipped it). The sources stay the
+ * truth; `npm run chart:sync` copies them and test/integration/chart.test.ts fails while a copy differs.
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-/** Repository-relative directories: each source directory's *.yaml files are copied into the target. */
-export const CHART_COPIES: readonly { source: string; target: string }[] = [
+/** The CRDs tracegate shares with other policy engines: templated, never in crds/. */
+export const SHARED_CRDS: readonly string[] = ['wgpolicyk8s-policyreports.yaml'];
+
+/**
+ * Repository-relative directories: each source directory's *.yaml files are copied into the target,
+ * all of them, or only those `include` accepts.
+ */
+export const CHART_COPIES: readonly { source: string; target: string; include?: (name: string) => boolean }[] = [
   { source: 'policies', target: 'charts/tracegate/files/policies' },
-  { source: 'manifests/crds', target: 'charts/tracegate/crds' },
+  { source: 'manifests/crds', target: 'charts/tracegate/crds', include: (name) => !SHARED_CRDS.includes(name) },
+  { source: 'manifests/crds', target: 'charts/tracegate/files/crds', include: (name) => SHARED_CRDS.includes(name) },
 ];
 
 /**
@@ -37,8 +47,9 @@ async function yamlFiles(dir: string): Promise<string[]> {
 /** Every copy the chart should hold, as repository-relative `source → copy` with the source's text. */
 export async function expectedCopies(root: string): Promise<Map<string, { source: string; text: string }>> {
   const out = new Map<string, { source: string; text: string }>();
-  for (const { source, target } of CHART_COPIES) {
+  for (const { source, target, include } of CHART_COPIES) {
     for (const name of await yamlFiles(join(root, source))) {
+      if (include && !include(name)) continue;
       out.set(`${target}/${name}`, { source: `${source}/${name}`, text: await readFile(join(root, source, name), 'utf8') });
     }
   }

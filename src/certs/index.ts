@@ -15,3 +15,5 @@ export { DEFAULT_RENEW_BEFORE_DAYS, certPaths, ensureDevCerts, readCertSet, read
 export type { CertPaths, EnsuredCerts } from './files.js';
 export { assessCertSet, caBundleBase64, inspectCert, verifyServingPair } from './inspect.js';
 export type { CertInfo, CertSetAssessment, CertSetPems } from './inspect.js';
+export { DEFAULT_CA_ROLL_BEFORE_DAYS, DEFAULT_PROPAGATION_GRACE_MS, DEFAULT_ROTATION_THRESHOLDS, planRotation, splitBundle } from './rotation-plan.js';
+export type { RotationState, RotationStep, RotationThresholds, WebhookTrust } from './rotation-plan.js';

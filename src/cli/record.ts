@@ -40,6 +40,18 @@ Options:
                                policies) [TRACEGATE_POLICIES, comma-separated]
       --tenant-label KEY       namespace label naming the tenant (tracegate.io/tenant) [TRACEGATE_TENANT_LABEL]
       --namespace-pattern RE   tenant from namespace names, via the group "tenant" or group 1 [TRACEGATE_NAMESPACE_PATTERN]
+      --rotate-certs           the leader issues the gate's CA and serving certificate, renews the
+                               serving certificate 30 days before its end (the CA: rolled 90 days before
+                               its end, old and new trusted side by side) and writes the CA into the
+                               caBundle of every webhook of --webhook-configuration (certs.mode self)
+      --tls-secret NAME        the Secret the gate mounts: tls.crt, tls.key, ca.crt (tracegate-tls); the
+                               CA key goes to NAME-ca, which only the recorder reads. Both in the Lease
+                               namespace
+      --webhook-configuration NAME
+                               the Mutating- and ValidatingWebhookConfiguration to keep trusting the
+                               gate (tracegate)
+      --cert-check-interval D  how often the leader checks the certificates and caBundles (and repairs
+                               them), e.g. 1m (5m; at least 1m)
       --log-level LEVEL        pino level (info)
   -h, --help                   show this help
 `;
@@ -64,6 +76,10 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
       policies: { type: 'string', short: 'p', multiple: true },
       'tenant-label': { type: 'string' },
       'namespace-pattern': { type: 'string' },
+      'rotate-certs': { type: 'boolean' },
+      'tls-secret': { type: 'string' },
+      'webhook-configuration': { type: 'string' },
+      'cert-check-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,6 +104,10 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
       ...(values.policies !== undefined ? { policies: values.policies } : {}),
       ...(values['tenant-label'] !== undefined ? { tenantLabel: values['tenant-label'] } : {}),
       ...(values['namespace-pattern'] !== undefined ? { namespacePattern: values['namespace-pattern'] } : {}),
+      ...(values['rotate-certs'] !== undefined ? { rotateCerts: values['rotate-certs'] } : {}),
+      ...(values['tls-secret'] !== undefined ? { tlsSecret: values['tls-secret'] } : {}),
+      ...(values['webhook-configuration'] !== undefined ? { webhookConfiguration: values['webhook-configuration'] } : {}),
+      ...(values['cert-check-interval'] !== undefined ? { certCheckInterval: values['cert-check-interval'] } : {}),
     },
     env: io.env,
     hostname: hostname(),
@@ -111,6 +131,9 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
       metricsHost: '0.0.0.0',
       restoreRollbacks: config.restoreRollbacks,
       ...(audit ? { audit: { ...audit, tenancy: { tenantLabel: config.tenantLabel, ...(config.namespacePattern ? { namespacePattern: new RegExp(config.namespacePattern) } : {}) } } } : {}),
+      ...(config.certs
+        ? { certs: { namespace: config.leaseNamespace, tlsSecret: config.certs.tlsSecret, webhookConfiguration: config.certs.webhookConfiguration, intervalMs: config.certs.checkIntervalSeconds * 1000 } }
+        : {}),
       lease: { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity, ...DEFAULT_LEADER_TIMING },
     },
   });

@@ -28,6 +28,18 @@ export interface RecordCommandConfig {
   tenantLabel: string;
   namespacePattern?: string;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** Present with --rotate-certs: the leader issues and renews the gate's certificates (src/recorder/cert-rotation.ts). */
+  certs?: Readonly<RecordCertsConfig>;
+}
+
+/** What --rotate-certs rotates, and how often it looks. */
+export interface RecordCertsConfig {
+  /** The Secret the gate mounts; the CA key goes to `<tlsSecret>-ca`. Both in the Lease namespace. */
+  tlsSecret: string;
+  /** Name of the Mutating- and ValidatingWebhookConfiguration whose caBundles are written. */
+  webhookConfiguration: string;
+  /** Seconds between certificate checks. */
+  checkIntervalSeconds: number;
 }
 
 /** What `--help` promises when a flag is left out (identity and the Lease namespace come from the pod). */
@@ -45,6 +57,15 @@ export const RECORD_DEFAULTS = Object.freeze({
   policies: [] as string[],
   tenantLabel: `${DEFAULT_ANNOTATION_PREFIX}tenant`,
   logLevel: 'info' as const,
+});
+
+/** What `--help` promises for the --rotate-certs flags (the chart's names). */
+export const RECORD_CERTS_DEFAULTS = Object.freeze({
+  tlsSecret: 'tracegate-tls',
+  webhookConfiguration: 'tracegate',
+  // 5 minutes: renewal starts 30 days (CA: 90) before an end, so expiry never needs it; a caBundle wiped by
+  // `kubectl replace` or `helm upgrade --force` fails every review until the next check. A check is 4 GETs.
+  checkIntervalSeconds: 300,
 });
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -71,6 +92,18 @@ const schema = {
     tenantLabel: { type: 'string', minLength: 1, maxLength: 317 },
     namespacePattern: { type: 'string', minLength: 1 },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+    certs: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tlsSecret', 'webhookConfiguration', 'checkIntervalSeconds'],
+      properties: {
+        // 250: room for the "-ca" suffix of the CA Secret within a Secret name's 253.
+        tlsSecret: { type: 'string', pattern: DNS_SUBDOMAIN, maxLength: 250 },
+        webhookConfiguration: { type: 'string', pattern: DNS_SUBDOMAIN, maxLength: 253 },
+        // At least a minute: each check reads two Secrets and two configurations; more often buys nothing.
+        checkIntervalSeconds: { type: 'integer', minimum: 60 },
+      },
+    },
   },
 } as const;
 
@@ -95,7 +128,7 @@ function seconds(value: string | undefined): number | string | undefined {
 
 /** The flags and environment a `tracegate record` process got. */
 export interface RecordInputs {
-  flags: Partial<Record<'kubeconfig' | 'historyMax' | 'leaseNamespace' | 'leaseName' | 'identity' | 'metricsPort' | 'annotationPrefix' | 'provenanceKeyDir' | 'restoreRollbacks' | 'auditInterval' | 'tenantLabel' | 'namespacePattern' | 'logLevel', string>> & { namespaces?: string[]; policies?: string[] };
+  flags: Partial<Record<'kubeconfig' | 'historyMax' | 'leaseNamespace' | 'leaseName' | 'identity' | 'metricsPort' | 'annotationPrefix' | 'provenanceKeyDir' | 'restoreRollbacks' | 'auditInterval' | 'tenantLabel' | 'namespacePattern' | 'logLevel' | 'tlsSecret' | 'webhookConfiguration' | 'certCheckInterval', string>> & { namespaces?: string[]; policies?: string[]; rotateCerts?: boolean };
   env: Readonly<Record<string, string | undefined>>;
   hostname: string;
 }
@@ -118,6 +151,17 @@ export function buildRecordConfig(inputs: RecordInputs): Readonly<RecordCommandC
     tenantLabel: flags.tenantLabel ?? env.TRACEGATE_TENANT_LABEL ?? RECORD_DEFAULTS.tenantLabel,
     logLevel: flags.logLevel ?? env.TRACEGATE_LOG_LEVEL ?? RECORD_DEFAULTS.logLevel,
   };
+  const certFlags = (['tlsSecret', 'webhookConfiguration', 'certCheckInterval'] as const).filter((f) => flags[f] !== undefined);
+  if (flags.rotateCerts === true) {
+    merged.certs = {
+      tlsSecret: flags.tlsSecret ?? RECORD_CERTS_DEFAULTS.tlsSecret,
+      webhookConfiguration: flags.webhookConfiguration ?? RECORD_CERTS_DEFAULTS.webhookConfiguration,
+      checkIntervalSeconds: seconds(flags.certCheckInterval) ?? RECORD_CERTS_DEFAULTS.checkIntervalSeconds,
+    };
+  } else if (certFlags.length > 0) {
+    // A certificate flag without --rotate-certs would silently do nothing: say so instead.
+    throw new TracegateError('CONFIG_INVALID', `invalid configuration: ${certFlags.join(', ')} only apply with --rotate-certs`, { problems: certFlags });
+  }
   const kubeconfig = flags.kubeconfig;
   const keys = flags.provenanceKeyDir ?? env.TRACEGATE_PROVENANCE_KEYS;
   if (kubeconfig !== undefined) merged.kubeconfig = kubeconfig;
@@ -135,5 +179,6 @@ export function buildRecordConfig(inputs: RecordInputs): Readonly<RecordCommandC
       throw new TracegateError('CONFIG_INVALID', `invalid configuration: namespacePattern is not a regular expression: ${(err as Error).message}`, { problems: ['namespacePattern'] });
     }
   }
+  if (merged.certs !== undefined) Object.freeze(merged.certs);
   return Object.freeze({ ...(merged as unknown as RecordCommandConfig), namespaces: Object.freeze([...(merged.namespaces as string[])]) as string[], policies: Object.freeze([...(merged.policies as string[])]) as string[] });
 }

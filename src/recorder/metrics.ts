@@ -22,6 +22,20 @@ export function createRecorderMetrics(opts: { defaults?: boolean } = {}) {
     errors: new Counter({ name: 'tracegate_recorder_errors_total', help: 'Recording attempts that failed.', registers: [registry] }),
     leader: new Gauge({ name: 'tracegate_recorder_leader', help: '1 while this replica holds the Lease.', registers: [registry] }),
     watchRestarts: new Counter({ name: 'tracegate_recorder_watch_restarts_total', help: 'Deployment watch restarts.', registers: [registry] }),
+    // Certificate rotation (--rotate-certs, src/recorder/cert-rotation.ts): set by the leader only.
+    certExpiry: new Gauge({
+      name: 'tracegate_recorder_cert_expiry_timestamp_seconds',
+      help: 'notAfter of the gate certificates the recorder manages (certificate: ca, serving), as Unix seconds.',
+      labelNames: ['certificate'] as const,
+      registers: [registry],
+    }),
+    certRotations: new Counter({
+      name: 'tracegate_recorder_cert_rotations_total',
+      help: 'Certificate rotation steps applied (action: issue-ca, publish-bundle, issue-serving, update-trust).',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
+    certErrors: new Counter({ name: 'tracegate_recorder_cert_rotation_errors_total', help: 'Certificate checks that failed (retried next interval).', registers: [registry] }),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../k8s/types.js';
 import { DEFAULT_RETRY, type RetryOptions } from '../kube/retry.js';
@@ -13,6 +13,7 @@ import { apiVersionOf, RECORDED_KINDS, type WorkloadKindInfo } from '../workload
 import { createRecorder, defaultAdoptedName, type ProcessedEvent, type Recorder } from './controller.js';
 import { createEventDeletionNotes } from './deletion-notes.js';
 import { createLeaderElector, type LeaderOptions } from './leader.js';
+import { createCertRotator, type CertRotationConfig, type CertRotator, type CertRotatorDeps } from './cert-rotation.js';
 import { createRecorderMetrics } from './metrics.js';
 import { createSecretDriver } from './secret-driver.js';
 import { createRollbackRepair } from '../rollback/repair.js';
@@ -46,11 +47,14 @@ export interface RecorderRunConfig {
   restoreRollbacks?: boolean;
   /** The background audit (src/audit): PolicyReports from the policy set; off when absent. */
   audit?: Omit<AuditorConfig, 'prefix'> & { policies: PolicySet; tenancy?: TenancyOptions; pageSize?: number };
+  /** The leader keeps the gate's certificates and caBundles valid (--rotate-certs); off when absent. */
+  certs?: CertRotationConfig & Pick<CertRotatorDeps, 'now' | 'generateKeyPair' | 'afterStep'>;
 }
 
 export interface RunningRecorder {
   recorder: Recorder;
   auditor?: Auditor;
+  certs?: CertRotator;
   port: number;
   isLeader(): boolean;
   synced(): boolean;
@@ -87,6 +91,20 @@ function listers(kc: KubeConfig): Record<string, Lister> {
 function watchPath(info: WorkloadKindInfo, namespace: string): string {
   const base = info.group === '' ? '/api/v1' : `/apis/${info.group}/${info.version}`;
   return namespace ? `${base}/namespaces/${namespace}/${info.plural}` : `${base}/${info.plural}`;
+}
+
+/** The certificate rotator of --rotate-certs, with the test hooks the run config may carry. */
+function certRotator(kc: KubeConfig, certs: NonNullable<RecorderRunConfig['certs']>, deps: Pick<CertRotatorDeps, 'log' | 'metrics' | 'canWrite'>): CertRotator {
+  const { now, generateKeyPair, afterStep, ...config } = certs;
+  return createCertRotator({
+    ...deps,
+    core: kc.makeApiClient(CoreV1Api),
+    admission: kc.makeApiClient(AdmissionregistrationV1Api),
+    config,
+    ...(now ? { now } : {}),
+    ...(generateKeyPair ? { generateKeyPair } : {}),
+    ...(afterStep ? { afterStep } : {}),
+  });
 }
 
 /** Starts the recorder against the cluster in `kubeConfig`. */
@@ -140,6 +158,7 @@ export async function startRecorder(deps: {
         config: { ...config.audit, prefix: config.prefix },
       })
     : undefined;
+  const certs = config.certs ? certRotator(kc, config.certs, { log, metrics, canWrite: () => holdsLease() }) : undefined;
   const observe = (obj: KubeObject) => {
     recorder.enqueue(obj);
     auditor?.observe(obj);
@@ -192,11 +211,13 @@ export async function startRecorder(deps: {
       recorder.setActive(true);
       recorder.reconcile(all());
       auditor?.setActive(true);
+      certs?.setActive(true);
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);
       recorder.setActive(false);
       auditor?.setActive(false);
+      certs?.setActive(false);
     },
   });
 
@@ -228,6 +249,7 @@ export async function startRecorder(deps: {
   return {
     recorder,
     ...(auditor ? { auditor } : {}),
+    ...(certs ? { certs } : {}),
     port: (server.address() as AddressInfo).port,
     isLeader: () => elector.isLeader(),
     synced: () => syncedCount === informers.length,
@@ -235,7 +257,9 @@ export async function startRecorder(deps: {
       stopped = true;
       recorder.setActive(false);
       auditor?.stop();
+      certs?.setActive(false);
       await auditor?.idle();
+      await certs?.idle();
       // An in-flight recording stops at its next write; only then may another replica lead.
       await recorder.idle();
       await elector.stop({ release: opts.crash !== true });

@@ -6,7 +6,7 @@
  * installs are being added to the test API server: a kind it answers 404 for skips these tests, naming it.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +23,7 @@ type Obj = Record<string, any>;
 
 /** Every resource the chart's default rendering and its CRDs need, as `kubectl get --raw` paths. */
 const NEEDED = [
-  '/api/v1/namespaces', '/api/v1/serviceaccounts', '/api/v1/services', '/api/v1/secrets',
+  '/api/v1/namespaces', '/api/v1/serviceaccounts', '/api/v1/services', '/api/v1/secrets', '/api/v1/configmaps',
   '/apis/apps/v1/deployments', '/apis/policy/v1/poddisruptionbudgets', '/apis/networking.k8s.io/v1/networkpolicies',
   '/apis/rbac.authorization.k8s.io/v1/clusterroles', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
   '/apis/rbac.authorization.k8s.io/v1/roles', '/apis/rbac.authorization.k8s.io/v1/rolebindings',
@@ -76,7 +76,25 @@ describe('helm install of charts/tracegate into the test API server', () => {
   it('helm 4: installs every object and the CRDs, upgrades keeping the provenance key, uninstalls keeping it', async (t) => {
     if (missing) return t.skip(missing);
     const ns = 'tracegate';
-    await ok(tools.helm, 'install', 'tracegate', chartDir, '--namespace', ns, '--create-namespace');
+    // A cluster where Kyverno installed the PolicyReport CRD first, in its own words (another description):
+    // helm 4 would server-side apply a crds/ file over it and fail on the conflicting field, so the chart
+    // templates these CRDs and renders one only where a lookup finds none.
+    const kyverno = parseAllDocuments(await readFile(join(chartDir, 'files', 'crds', 'wgpolicyk8s-policyreports.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+    const policyReports = kyverno.find((d) => d.metadata.name === 'policyreports.wgpolicyk8s.io')!;
+    policyReports.metadata.labels = { 'app.kubernetes.io/managed-by': 'kyverno' };
+    policyReports.spec.versions[0].schema.openAPIV3Schema.description = "Kyverno's own wording";
+    await writeFile(join(dir, 'kyverno-crd.yaml'), JSON.stringify(policyReports));
+    await ok(tools.kubectl, 'create', '-f', join(dir, 'kyverno-crd.yaml'));
+    await ok(tools.helm, 'install', 'tracegate', chartDir, '--namespace', ns, '--create-namespace', '--set', 'ui.enabled=true');
+    const kept = stored('customresourcedefinitions', '', 'policyreports.wgpolicyk8s.io')!;
+    assert.deepEqual(kept.metadata.labels, { 'app.kubernetes.io/managed-by': 'kyverno' }, "Kyverno's CRD is left as it was");
+    assert.equal(kept.spec.versions[0].schema.openAPIV3Schema.description, "Kyverno's own wording");
+    const added = stored('customresourcedefinitions', '', 'clusterpolicyreports.wgpolicyk8s.io')!;
+    assert.equal(added.metadata.annotations['meta.helm.sh/release-name'], 'tracegate', 'the one that was missing is installed, owned by the release');
+    for (const [resource, name] of [['deployments', 'tracegate-ui'], ['services', 'tracegate-ui'], ['serviceaccounts', 'tracegate-ui'], ['networkpolicies', 'tracegate-ui'], ['configmaps', 'tracegate-audit-policies']] as const) {
+      assert.ok(stored(resource, ns, name), `${resource} ${ns}/${name} installed`);
+    }
+    for (const name of ['tracegate-ui', 'tracegate-ui-records', 'tracegate-recorder-audit', 'tracegate-recorder-audit-summary']) assert.ok(stored('clusterrolebindings', '', name), `ClusterRoleBinding ${name}`);
     for (const [resource, namespace, name] of [
       ['customresourcedefinitions', '', 'changetrails.tracegate.io'], ['customresourcedefinitions', '', 'tracegatepolicies.tracegate.io'],
       ['deployments', ns, 'tracegate'], ['deployments', ns, 'tracegate-recorder'], ['poddisruptionbudgets', ns, 'tracegate-recorder'],
@@ -100,6 +118,7 @@ describe('helm install of charts/tracegate into the test API server', () => {
     assert.equal(stored('clusterroles', '', 'tracegate-recorder'), undefined);
     assert.deepEqual(stored('secrets', ns, 'tracegate-provenance-key')?.data, key.data, 'helm.sh/resource-policy keep');
     assert.ok(stored('customresourcedefinitions', '', 'changetrails.tracegate.io'), 'Helm never deletes crds/');
+    assert.ok(stored('customresourcedefinitions', '', 'clusterpolicyreports.wgpolicyk8s.io'), 'the PolicyReport CRDs stay (resource-policy keep): deleting one deletes every report');
   });
 
   it('helm 3: installs into another namespace (policy-system), every namespaced object and identity there', async (t) => {
@@ -130,6 +149,9 @@ describe('helm install of charts/tracegate into the test API server', () => {
       ['certs.mode=cert-manager', 'serviceMonitor.enabled=true', 'networkPolicy.metricsNamespace=monitoring', 'networkPolicy.webhookFrom[0].ipBlock.cidr=10.0.0.0/24'],
       ['certs.mode=provided', 'certs.provided.caBundle=Zm9v', 'recorder.namespaces={default}', 'recorder.restoreRollbacks=false'],
       ['policies.source=files', 'createNamespace=true', 'image.digest=sha256:' + 'b'.repeat(64)],
+      ['ui.enabled=true', 'ui.replicas=2', 'networkPolicy.uiFrom[0].namespaceSelector.matchLabels.team=ingress', 'audit.interval=30m'],
+      ['ui.enabled=true', 'ui.tls.mode=secret', 'recorder.namespaces={default}', 'policies.source=both', 'policies.extra[0].metadata.name=extra', 'policies.extra[0].spec.rules[0].id=r', 'policies.extra[0].spec.rules[0].action=warn', 'policies.extra[0].spec.rules[0].revisionHistory.minimum=3'],
+      ['ui.enabled=true', 'certs.mode=cert-manager', 'ui.tls.mode=cert-manager', 'audit.enabled=false'],
     ];
     for (const sets of modes) {
       const res = await ok(tools.helm, 'template', 'tracegate', chartDir, '--namespace', 'dry-run', ...sets.flatMap((s) => ['--set', s]));

@@ -7,7 +7,8 @@
  * base) and the README's values table. chart-install.test.ts installs it into the test API server.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +17,14 @@ import { valueRows, valuesTable, withValuesTable, TABLE_END, TABLE_START } from 
 import { chartSyncDrift, expectedCopies } from '../../scripts/lib/chart-sync.js';
 import { manifestsDrift, renderManifests } from '../../scripts/lib/manifests.js';
 import type { CliIo } from '../../src/cli/io.js';
+import { policyLoader } from '../../src/cli/policies-option.js';
 import { RECORD_USAGE, runRecordCommand } from '../../src/cli/record.js';
 import { runServeCommand, SERVE_USAGE } from '../../src/cli/serve.js';
+import { runUiCommand, UI_USAGE } from '../../src/cli/ui.js';
+import type { KubeObject } from '../../src/k8s/types.js';
+import { evaluate } from '../../src/policy/evaluate.js';
+import type { RequestContext } from '../../src/policy/types.js';
+import { buildRecordConfig } from '../../src/recorder/config.js';
 import { ensureRealTools, runTool } from '../support/tools.js';
 import type { RealTools, ToolResult } from '../support/tools.js';
 
@@ -57,6 +64,32 @@ function kinds(docs: Obj[]): string[] {
 
 const gateContainer = (docs: Obj[]): Obj => named(docs, 'Deployment', 'tracegate').spec.template.spec.containers[0];
 const recorderContainer = (docs: Obj[]): Obj => named(docs, 'Deployment', 'tracegate-recorder').spec.template.spec.containers[0];
+const uiContainer = (docs: Obj[]): Obj => named(docs, 'Deployment', 'tracegate-ui').spec.template.spec.containers[0];
+/** The value of `--name=value` in a container's args (the last one), if given. */
+const flag = (container: Obj, name: string): string | undefined => (container.args as string[]).filter((a) => a.startsWith(`--${name}=`)).at(-1)?.slice(name.length + 3);
+const quietIo: CliIo = { stdout: () => undefined, stderr: () => undefined, readStdin: async () => '', env: {}, cwd: fileURLToPath(new URL('../..', import.meta.url)) };
+
+/**
+ * RBAC's decision for a request of ServiceAccount `namespace/sa` as the rendered roles grant it (the
+ * chart uses no wildcards, which a test checks, so exact matching is RBAC's matching). `ns` '' is a
+ * cluster-scoped request or a list across all namespaces; a RoleBinding applies in its namespace only.
+ */
+function permits(docs: Obj[], namespace: string, sa: string, req: { verb: string; group: string; resource: string; ns: string; name?: string }): boolean {
+  return docs
+    .filter((d) => (d.kind === 'ClusterRoleBinding' || d.kind === 'RoleBinding') && (d.subjects as Obj[]).some((x) => x.kind === 'ServiceAccount' && x.name === sa && x.namespace === namespace))
+    .some((b) => {
+      if (b.kind === 'RoleBinding' && b.metadata.namespace !== req.ns) return false;
+      const role = named(docs, b.roleRef.kind, b.roleRef.name);
+      return (role.rules as Obj[]).some(
+        (r) => r.apiGroups.includes(req.group) && r.resources.includes(req.resource) && r.verbs.includes(req.verb) && (r.resourceNames === undefined || (req.name !== undefined && r.resourceNames.includes(req.name))),
+      );
+    });
+}
+
+/** Every `group/resource` a ServiceAccount is granted any verb on. */
+function grantedResources(docs: Obj[], namespace: string, sa: string): Set<string> {
+  return new Set(Object.values(grants(docs, namespace, sa)).flatMap((rules) => rules.flatMap((r) => (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).map((res) => `${g}/${res}`)))));
+}
 
 function allWebhooks(docs: Obj[]): Obj[] {
   return docs.filter((d) => d.kind === 'MutatingWebhookConfiguration' || d.kind === 'ValidatingWebhookConfiguration').flatMap((c) => c.webhooks as Obj[]);
@@ -79,7 +112,7 @@ function grants(docs: Obj[], namespace: string, sa: string): Record<string, Obj[
 const NAMESPACE_READER = [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }];
 const DELETION_NOTES = [{ apiGroups: [''], resources: ['events'], verbs: ['create'] }];
 const POLICY_READER = [
-  { apiGroups: ['tracegate.io'], resources: ['tracegatepolicies'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['tracegate.io'], resources: ['tracegatepolicies'], verbs: ['list', 'watch'] },
   { apiGroups: ['tracegate.io'], resources: ['tracegatepolicies/status'], verbs: ['update'] },
 ];
 function recorderRules(workloadVerbs: string[]): Obj[] {
@@ -97,9 +130,19 @@ const LEADER = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
 ];
 const CERTS_SECRET = [
-  { apiGroups: [''], resources: ['secrets'], resourceNames: ['tracegate-tls'], verbs: ['get', 'update'] },
+  // The serving Secret the gate mounts and, beside it, the CA key only the recorder reads (templates/recorder/certs-rbac.yaml).
+  { apiGroups: [''], resources: ['secrets'], resourceNames: ['tracegate-tls', 'tracegate-tls-ca'], verbs: ['get', 'update'] },
   { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
 ];
+/** The background audit's rights: namespaces (list everywhere, or get each of recorder.namespaces), bare Pods, its PolicyReports. */
+function auditRules(namespaceVerb: 'list' | 'get'): Obj[] {
+  return [
+    { apiGroups: [''], resources: ['namespaces'], verbs: [namespaceVerb] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+    { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+  ];
+}
+const AUDIT_SUMMARY = [{ apiGroups: ['wgpolicyk8s.io'], resources: ['clusterpolicyreports'], verbs: ['get', 'list', 'create', 'update'] }];
 const WEBHOOK_CA = [
   { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], resourceNames: ['tracegate'], verbs: ['get', 'patch'] },
 ];
@@ -182,9 +225,13 @@ describe('helm template with the default values', () => {
   it('renders the install: gate, recorder (both with PDBs), webhooks, break-glass policy, flow control, NetworkPolicies, the bundled policies and the provenance key', () => {
     const expected = [
       'ClusterRole tracegate-deletion-notes', 'ClusterRole tracegate-namespace-reader', 'ClusterRole tracegate-policy-reader', 'ClusterRole tracegate-recorder',
+      'ClusterRole tracegate-recorder-audit', 'ClusterRole tracegate-recorder-audit-summary',
       'ClusterRole tracegate-recorder-webhook-ca', 'ClusterRole tracegate-trail-viewer',
       'ClusterRoleBinding tracegate-deletion-notes', 'ClusterRoleBinding tracegate-namespace-reader', 'ClusterRoleBinding tracegate-policy-reader',
-      'ClusterRoleBinding tracegate-recorder', 'ClusterRoleBinding tracegate-recorder-webhook-ca',
+      'ClusterRoleBinding tracegate-recorder', 'ClusterRoleBinding tracegate-recorder-audit', 'ClusterRoleBinding tracegate-recorder-audit-summary',
+      'ClusterRoleBinding tracegate-recorder-webhook-ca',
+      'ConfigMap tracegate-audit-policies',
+      'CustomResourceDefinition clusterpolicyreports.wgpolicyk8s.io', 'CustomResourceDefinition policyreports.wgpolicyk8s.io',
       'Deployment tracegate', 'Deployment tracegate-recorder', 'FlowSchema tracegate-rollback', 'MutatingWebhookConfiguration tracegate',
       'NetworkPolicy tracegate', 'NetworkPolicy tracegate-recorder', 'PodDisruptionBudget tracegate', 'PodDisruptionBudget tracegate-recorder',
       'PriorityLevelConfiguration tracegate-rollback', 'Role tracegate-recorder-certs', 'Role tracegate-recorder-leader',
@@ -296,6 +343,8 @@ describe('RBAC: exactly what each component needs, bound to its own ServiceAccou
     });
     assert.deepEqual(grants(docs, ns, 'tracegate-recorder'), {
       'ClusterRole tracegate-recorder': recorderRules(['get', 'list', 'watch', 'update']),
+      'ClusterRole tracegate-recorder-audit': auditRules('list'),
+      'ClusterRole tracegate-recorder-audit-summary': AUDIT_SUMMARY,
       [`Role tracegate-recorder-leader@${ns}`]: LEADER,
       [`Role tracegate-recorder-certs@${ns}`]: CERTS_SECRET,
       'ClusterRole tracegate-recorder-webhook-ca': WEBHOOK_CA,
@@ -313,8 +362,12 @@ describe('RBAC: exactly what each component needs, bound to its own ServiceAccou
     });
     assert.deepEqual(grants(docs, 'tracegate', 'tracegate-recorder'), {
       'ClusterRole tracegate-recorder': recorderRules(['get', 'list', 'watch']),
+      'ClusterRole tracegate-recorder-audit': auditRules('list'),
+      'ClusterRole tracegate-recorder-audit-summary': AUDIT_SUMMARY,
       'Role tracegate-recorder-leader@tracegate': LEADER,
     });
+    const quiet = await render(['policies.source=files', 'certs.mode=provided', 'certs.provided.caBundle=Zm9v', 'audit.enabled=false']);
+    assert.deepEqual(Object.keys(grants(quiet, 'tracegate', 'tracegate-recorder')).sort(), ['ClusterRole tracegate-recorder', 'Role tracegate-recorder-leader@tracegate'], 'no audit: no Pod or PolicyReport rights');
   });
 
   it('recorder.namespaces: the recorder watches only those and its rights are bound there, not cluster-wide', async () => {
@@ -322,15 +375,20 @@ describe('RBAC: exactly what each component needs, bound to its own ServiceAccou
     assert.deepEqual(grants(docs, 'tracegate', 'tracegate-recorder'), {
       'ClusterRole tracegate-recorder@team-a': recorderRules(['get', 'list', 'watch', 'update']),
       'ClusterRole tracegate-recorder@team-b': recorderRules(['get', 'list', 'watch', 'update']),
+      'ClusterRole tracegate-recorder-audit@team-a': auditRules('get'),
+      'ClusterRole tracegate-recorder-audit@team-b': auditRules('get'),
+      // The summary is cluster-scoped, and the audit asks whether the PolicyReport API is served with a cluster-wide list of one.
+      'ClusterRole tracegate-recorder-audit-summary': [...AUDIT_SUMMARY, { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: ['list'] }],
       'Role tracegate-recorder-leader@tracegate': LEADER,
     });
-    assert.equal(docs.filter((d) => d.kind === 'ClusterRoleBinding' && d.roleRef.name === 'tracegate-recorder').length, 0);
+    assert.equal(docs.filter((d) => d.kind === 'ClusterRoleBinding' && ['tracegate-recorder', 'tracegate-recorder-audit'].includes(d.roleRef.name)).length, 0);
     const args = recorderContainer(docs).args as string[];
     assert.deepEqual(args.filter((a) => a.startsWith('--namespace')), ['--namespace=team-a', '--namespace=team-b']);
   });
 
   it('never uses wildcards, and aggregates only the trail viewer into view', async () => {
-    for (const docs of [await render(), await render(['certs.mode=cert-manager', 'serviceMonitor.enabled=true'])]) {
+    const modes = [[], ['certs.mode=cert-manager', 'serviceMonitor.enabled=true', 'ui.enabled=true'], ['recorder.namespaces={team-a}', 'ui.enabled=true', 'ui.replicas=2', 'policies.source=both']];
+    for (const docs of await Promise.all(modes.map((m) => render(m)))) {
       for (const role of docs.filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role')) {
         for (const rule of role.rules as Obj[]) {
           for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames']) assert.ok(((rule[field] ?? []) as string[]).every((v) => !v.includes('*')), `${role.metadata.name}.${field}`);
@@ -482,6 +540,9 @@ describe('files generated from the chart and its sources', () => {
     const copies = [...(await expectedCopies(root)).keys()];
     assert.ok(copies.includes('charts/tracegate/crds/changetrail.yaml'));
     assert.ok(copies.includes('charts/tracegate/files/policies/provenance.yaml'));
+    // The PolicyReport CRDs are shared with other engines: templated where absent, never in crds/ (Helm 4 would apply over them).
+    assert.ok(copies.includes('charts/tracegate/files/crds/wgpolicyk8s-policyreports.yaml'));
+    assert.equal(copies.some((c) => c.startsWith('charts/tracegate/crds/wgpolicyk8s')), false);
   });
 
   it('manifests/ is what the chart renders (npm run manifests)', async () => {
@@ -503,6 +564,304 @@ describe('files generated from the chart and its sources', () => {
     assert.deepEqual(rows.filter((r) => r.default === '').map((r) => r.key), [], 'every value has a default in values.yaml');
     const readme = await readFile(join(root, 'README.md'), 'utf8');
     assert.ok(readme.includes(TABLE_START) && readme.includes(TABLE_END), 'README.md has the markers');
-    assert.equal(withValuesTable(readme, valuesTable(rows)), readme, 'stale: run npm run chart:docs');
+    // Compared between the markers, so a stale table shows as the table's difference, not the README's.
+    const table = (text: string) => text.slice(text.indexOf(TABLE_START), text.indexOf(TABLE_END));
+    assert.equal(table(readme), table(withValuesTable(readme, valuesTable(rows))), 'stale: run npm run chart:docs');
+  });
+});
+
+describe('background audit (audit.*): PolicyReports written by the recorder', () => {
+  it('on by default: the interval, the tenant label and the policies the gate enforces, as flags `tracegate record` accepts', async () => {
+    const docs = await render(['tenantLabel=example.com/team', 'audit.interval=30m']);
+    const c = recorderContainer(docs);
+    assert.equal(flag(c, 'audit-interval'), '30m');
+    assert.equal(flag(c, 'tenant-label'), 'example.com/team');
+    assert.deepEqual((c.args as string[]).filter((a) => a.startsWith('--policies=')), ['--policies=/etc/tracegate/audit-policies']);
+    const mount = (c.volumeMounts as Obj[]).find((m) => m.name === 'audit-policies');
+    assert.deepEqual(mount, { name: 'audit-policies', mountPath: '/etc/tracegate/audit-policies', readOnly: true });
+    const volume = (named(docs, 'Deployment', 'tracegate-recorder').spec.template.spec.volumes as Obj[]).find((v) => v.name === 'audit-policies');
+    assert.equal(volume?.configMap.name, named(docs, 'ConfigMap', 'tracegate-audit-policies').metadata.name);
+    assert.equal(await runRecordCommand([...(c.args as string[]).slice(1), '--help'], quietIo), 0);
+    // What the recorder makes of them: 30 minutes, the label, the directory.
+    const values = Object.fromEntries((c.args as string[]).slice(1).filter((a) => a.includes('=')).map((a) => a.slice(2).split(/=(.*)/s).slice(0, 2)));
+    const config = buildRecordConfig({ flags: { auditInterval: values['audit-interval'], tenantLabel: values['tenant-label'], policies: [values.policies] }, env: {}, hostname: 'h' });
+    assert.equal(config.auditIntervalSeconds, 1800);
+    assert.equal(config.tenantLabel, 'example.com/team');
+  });
+
+  it("the audit's policy files are the chart's TracegatePolicy objects, and load with the gate's own loader", async () => {
+    const ns = 'policy-system';
+    const docs = await render(['policies.extra[0].metadata.name=team-a', 'policies.extra[0].spec.rules[0].id=r', 'policies.extra[0].spec.rules[0].action=warn', 'policies.extra[0].spec.rules[0].revisionHistory.minimum=3'], ns);
+    const objects = docs.filter((d) => d.kind === 'TracegatePolicy');
+    const data = named(docs, 'ConfigMap', 'tracegate-audit-policies').data as Record<string, string>;
+    assert.deepEqual(Object.keys(data).sort(), objects.map((o) => `${o.metadata.name}.yaml`).sort());
+    for (const o of objects) {
+      const file = parse(data[`${o.metadata.name}.yaml`]!) as Obj;
+      assert.deepEqual(file, { apiVersion: 'tracegate.io/v1alpha1', kind: 'TracegatePolicy', metadata: { name: o.metadata.name }, spec: o.spec }, o.metadata.name);
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'tracegate-audit-policies-'));
+    try {
+      for (const [name, text] of Object.entries(data)) await writeFile(join(dir, name), text);
+      const set = await (await policyLoader()).load([dir], dir);
+      assert.deepEqual(set.policies.map((p) => p.name), objects.map((o) => o.metadata.name).sort());
+      // The provenance policy trusts this release's recorder, in the audit's copy as in the object.
+      assert.deepEqual(parse(data['provenance.yaml']!).spec.rules[0].provenance.trustedUsers, [`system:serviceaccount:${ns}:tracegate-recorder`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('policies from files: the bundled policies in the image (no copy); both: the image files plus a copy of policies.extra', async () => {
+    const files = await render(['policies.source=files']);
+    assert.equal(files.some((d) => d.kind === 'ConfigMap'), false);
+    assert.equal((recorderContainer(files).args as string[]).some((a) => a.startsWith('--policies')), false);
+    assert.equal(flag(recorderContainer(files), 'audit-interval'), '1h');
+    const both = await render(['policies.source=both', 'policies.extra[0].metadata.name=team-a', 'policies.extra[0].spec.rules[0].id=r', 'policies.extra[0].spec.rules[0].action=warn', 'policies.extra[0].spec.rules[0].revisionHistory.minimum=3']);
+    assert.deepEqual((recorderContainer(both).args as string[]).filter((a) => a.startsWith('--policies=')), ['--policies=/app/policies', '--policies=/etc/tracegate/audit-policies']);
+    assert.deepEqual(Object.keys(named(both, 'ConfigMap', 'tracegate-audit-policies').data), ['team-a.yaml'], 'the bundled ones are the image files');
+    const bothBare = await render(['policies.source=both']);
+    assert.deepEqual((recorderContainer(bothBare).args as string[]).filter((a) => a.startsWith('--policies=')), ['--policies=/app/policies']);
+    // /app/policies is where the image keeps the bundled policies: the Dockerfile's WORKDIR and COPY.
+    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    assert.match(runtime, /^WORKDIR \/app$/m);
+    assert.match(runtime, /^COPY policies \.\/policies$/m);
+  });
+
+  it('installs the PolicyReport CRDs as manifests/crds has them, kept on uninstall, and none with audit.installCRDs=false', async () => {
+    const docs = await render();
+    const source = parseAllDocuments(await readFile(join(root, 'manifests', 'crds', 'wgpolicyk8s-policyreports.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+    assert.deepEqual(source.map((d) => d.metadata.name).sort(), ['clusterpolicyreports.wgpolicyk8s.io', 'policyreports.wgpolicyk8s.io']);
+    for (const crd of source) {
+      const rendered = named(docs, 'CustomResourceDefinition', crd.metadata.name);
+      assert.deepEqual(rendered.spec, crd.spec, crd.metadata.name);
+      assert.deepEqual(rendered.metadata.annotations, { 'helm.sh/resource-policy': 'keep' });
+    }
+    for (const sets of [['audit.installCRDs=false'], ['audit.enabled=false']]) {
+      assert.equal((await render(sets)).some((d) => d.kind === 'CustomResourceDefinition'), false, sets.join(' '));
+    }
+  });
+
+  it('audit.enabled=false, or nothing to judge: --audit-interval=0 and no Pod or PolicyReport rights', async () => {
+    for (const sets of [['audit.enabled=false'], ['policies.bundled=false']]) {
+      const docs = await render(sets);
+      assert.equal(flag(recorderContainer(docs), 'audit-interval'), '0', sets.join(' '));
+      assert.equal((recorderContainer(docs).args as string[]).some((a) => a.startsWith('--policies') || a.startsWith('--tenant-label')), false);
+      assert.equal(docs.some((d) => d.kind === 'ConfigMap' || d.metadata.name.startsWith('tracegate-recorder-audit')), false, sets.join(' '));
+      assert.equal(buildRecordConfig({ flags: { auditInterval: '0' }, env: {}, hostname: 'h' }).auditIntervalSeconds, 0, 'the recorder reads 0 as off');
+    }
+  });
+
+  it('the recorder may write PolicyReports and the ClusterPolicyReport, no other wgpolicyk8s.io kind, and never patch or watch them', async () => {
+    for (const sets of [[], ['recorder.namespaces={team-a,team-b}']]) {
+      const docs = await render(sets);
+      const sa = 'tracegate-recorder';
+      const reports = [...grantedResources(docs, 'tracegate', sa)].filter((r) => r.startsWith('wgpolicyk8s.io/')).sort();
+      assert.deepEqual(reports, ['wgpolicyk8s.io/clusterpolicyreports', 'wgpolicyk8s.io/policyreports']);
+      const where = sets.length ? 'team-a' : 'shop';
+      for (const verb of ['get', 'list', 'create', 'update', 'delete']) assert.ok(permits(docs, 'tracegate', sa, { verb, group: 'wgpolicyk8s.io', resource: 'policyreports', ns: where, name: 'tracegate' }), `${verb} policyreports`);
+      for (const verb of ['get', 'list', 'create', 'update']) assert.ok(permits(docs, 'tracegate', sa, { verb, group: 'wgpolicyk8s.io', resource: 'clusterpolicyreports', ns: '', name: 'tracegate' }), `${verb} clusterpolicyreports`);
+      for (const verb of ['patch', 'watch', 'deletecollection']) assert.equal(permits(docs, 'tracegate', sa, { verb, group: 'wgpolicyk8s.io', resource: 'policyreports', ns: where, name: 'tracegate' }), false, verb);
+      assert.equal(permits(docs, 'tracegate', sa, { verb: 'delete', group: 'wgpolicyk8s.io', resource: 'clusterpolicyreports', ns: '', name: 'tracegate' }), false, 'the summary is never deleted');
+      assert.ok(permits(docs, 'tracegate', sa, { verb: 'list', group: '', resource: 'pods', ns: where }), 'bare Pods are audited');
+      for (const verb of ['get', 'watch', 'create', 'update', 'patch', 'delete']) assert.equal(permits(docs, 'tracegate', sa, { verb, group: '', resource: 'pods', ns: where, name: 'p' }), false, `${verb} pods`);
+      if (sets.length) {
+        // Bound per namespace: nothing of the audit reaches another namespace, and Secrets stay where the recorder records.
+        assert.equal(permits(docs, 'tracegate', sa, { verb: 'create', group: 'wgpolicyk8s.io', resource: 'policyreports', ns: 'other' }), false);
+        assert.equal(permits(docs, 'tracegate', sa, { verb: 'list', group: '', resource: 'pods', ns: 'other' }), false);
+        assert.equal(permits(docs, 'tracegate', sa, { verb: 'get', group: '', resource: 'namespaces', ns: 'team-a', name: 'team-a' }), true, "a RoleBinding grants get on its own Namespace object");
+        for (const ns of ['other', '']) assert.equal(permits(docs, 'tracegate', sa, { verb: 'get', group: '', resource: 'secrets', ns, name: 'x' }), false, `secrets in ${ns || 'every namespace'}`);
+      }
+    }
+  });
+
+  it("rejects an interval the recorder would refuse with helm's schema error", async () => {
+    for (const bad of ['1.5h', 'soon', '90', 'h']) {
+      const res = await helm(tools.helm, ['template', 't', chartDir, '--set-string', `audit.interval=${bad}`]);
+      assert.notEqual(res.code, 0, bad);
+      assert.match(res.stderr, /audit\/interval/, `${bad}: ${res.stderr}`);
+    }
+    for (const good of ['30m', '1h', '1h30m', '45s']) assert.ok(buildRecordConfig({ flags: { auditInterval: good }, env: {}, hostname: 'h' }).auditIntervalSeconds > 0, good);
+  });
+});
+
+describe("the reviewer's web view (ui.*)", () => {
+  const SA = 'tracegate-ui';
+  const UI_ROLE = (policies: boolean): Obj[] => [
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['list'] },
+    ...(policies ? [{ apiGroups: ['tracegate.io'], resources: ['tracegatepolicies'], verbs: ['list', 'watch'] }] : []),
+  ];
+  const UI_RECORDS: Obj[] = [
+    { apiGroups: ['tracegate.io'], resources: ['changetrails'], verbs: ['get', 'list'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['list'] },
+    { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], verbs: ['get'] },
+    { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['get'] },
+    { apiGroups: [''], resources: ['replicationcontrollers', 'pods'], verbs: ['get'] },
+    { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: ['list'] },
+  ];
+
+  it('is off by default: nothing of it renders', async () => {
+    const docs = await render();
+    assert.deepEqual(docs.filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'ui' || d.metadata.name.startsWith('tracegate-ui')).map((d) => d.kind), []);
+  });
+
+  it('ui.enabled: a Deployment, its Service, ServiceAccount, RBAC and NetworkPolicy; a PDB only with more than one replica', async () => {
+    const ns = 'policy-system';
+    const docs = await render(['ui.enabled=true'], ns);
+    const mine = docs.filter((d) => d.metadata.name.startsWith('tracegate-ui')).map((d) => `${d.kind} ${d.metadata.name}`).sort();
+    assert.deepEqual(mine, [
+      'ClusterRole tracegate-ui', 'ClusterRole tracegate-ui-records', 'ClusterRoleBinding tracegate-ui', 'ClusterRoleBinding tracegate-ui-records',
+      'Deployment tracegate-ui', 'NetworkPolicy tracegate-ui', 'Service tracegate-ui', 'ServiceAccount tracegate-ui',
+    ]);
+    for (const d of docs) if (!CLUSTER_SCOPED.has(d.kind)) assert.equal(d.metadata.namespace, ns, `${d.kind} ${d.metadata.name}`);
+    const dep = named(docs, 'Deployment', 'tracegate-ui');
+    assert.equal(dep.spec.replicas, 1);
+    const two = await render(['ui.enabled=true', 'ui.replicas=2']);
+    const pdb = named(two, 'PodDisruptionBudget', 'tracegate-ui');
+    assert.deepEqual(pdb.spec.selector, named(two, 'Deployment', 'tracegate-ui').spec.selector);
+    assert.equal(pdb.spec.minAvailable, 1);
+    assert.equal((await render(['ui.enabled=true', 'ui.replicas=2', 'ui.pdb.enabled=false'])).some((d) => d.kind === 'PodDisruptionBudget' && d.metadata.name === 'tracegate-ui'), false);
+  });
+
+  it('runs `tracegate ui` non-root from a read-only root, bounded, probed on /healthz over HTTPS on the port the Service targets', async () => {
+    const docs = await render(['ui.enabled=true', 'policies.source=both', 'tenantLabel=example.com/team', 'logLevel=debug']);
+    const dep = named(docs, 'Deployment', 'tracegate-ui');
+    const pod = dep.spec.template.spec;
+    const c = uiContainer(docs);
+    assert.equal(c.args[0], 'ui');
+    assert.equal(c.image, gateContainer(docs).image, 'one image');
+    assert.equal(pod.serviceAccountName, SA);
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.ok(pod.securityContext.runAsUser > 0);
+    assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+    assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+    assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.cpu && c.resources.limits.memory);
+    const port = (c.ports as Obj[]).find((p) => p.name === 'https');
+    assert.ok(port, 'an https port');
+    assert.equal(flag(c, 'listen'), `0.0.0.0:${port.containerPort}`);
+    for (const probe of [c.livenessProbe, c.readinessProbe]) assert.deepEqual(probe.httpGet, { path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    const svc = named(docs, 'Service', 'tracegate-ui');
+    assert.deepEqual(svc.spec.selector, dep.spec.selector.matchLabels);
+    assert.deepEqual(svc.spec.ports, [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
+    // Its pods are its own: neither the gate's Service, PDB or Deployment nor the recorder's select them.
+    const labels = dep.spec.template.metadata.labels as Record<string, string>;
+    for (const other of [named(docs, 'Deployment', 'tracegate'), named(docs, 'Deployment', 'tracegate-recorder')]) {
+      assert.equal(Object.entries(other.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => labels[k] === v), false, other.metadata.name);
+    }
+    assert.equal(flag(c, 'tenant-label'), 'example.com/team');
+    assert.equal(flag(c, 'log-level'), 'debug');
+    assert.equal(flag(c, 'policy-source'), 'both');
+    assert.equal(await runUiCommand([...(c.args as string[]).slice(1), '--help'], quietIo), 0, 'the flags parse as tracegate ui options');
+    assert.ok(UI_USAGE.includes('--cert-dir'));
+    const files = await render(['ui.enabled=true', 'policies.source=files']);
+    assert.equal(flag(uiContainer(files), 'policy-source'), undefined, "files: the UI's default, the image's bundled policies");
+  });
+
+  it("is admitted by tracegate's own bundled policies, as the gate's and the recorder's Deployments are (provenance, limits, a pinned image)", async () => {
+    const docs = await render(['ui.enabled=true']);
+    const policies = await (await policyLoader()).load([join(root, 'policies')], root);
+    const flux: RequestContext = {
+      operation: 'CREATE',
+      namespace: 'tracegate',
+      username: 'system:serviceaccount:flux-system:kustomize-controller',
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:flux-system', 'system:authenticated'],
+      fieldManager: 'kustomize-controller',
+    };
+    const dep = named(docs, 'Deployment', 'tracegate-ui');
+    const result = evaluate(policies, flux, dep as KubeObject, null);
+    assert.deepEqual(result.violations.map((v) => `${v.policy}/${v.rule}: ${v.message}`), []);
+    assert.equal(result.verdict, 'allow');
+    const bare = structuredClone(dep);
+    delete bare.spec.template.metadata.annotations;
+    assert.equal(evaluate(policies, flux, bare as KubeObject, null).verdict, 'deny', 'the check has teeth');
+  });
+
+  it('TLS: ephemeral (per pod, in memory), a Secret of yours, or cert-manager; cert-manager without an issuer is an error', async () => {
+    const eph = await render(['ui.enabled=true']);
+    const ec = uiContainer(eph);
+    assert.equal(flag(ec, 'cert-dir'), '/var/run/tracegate-ui/certs');
+    assert.equal(flag(ec, 'tls-dir'), undefined);
+    assert.deepEqual(named(eph, 'Deployment', 'tracegate-ui').spec.template.spec.volumes, [{ name: 'certs', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }]);
+    assert.deepEqual(ec.volumeMounts, [{ name: 'certs', mountPath: '/var/run/tracegate-ui/certs' }]);
+
+    const own = await render(['ui.enabled=true', 'ui.tls.mode=secret', 'ui.tls.secretName=corp-ui-tls']);
+    const oc = uiContainer(own);
+    assert.equal(flag(oc, 'tls-dir'), '/etc/tracegate/ui-tls');
+    assert.equal(flag(oc, 'cert-dir'), undefined);
+    assert.deepEqual(named(own, 'Deployment', 'tracegate-ui').spec.template.spec.volumes, [{ name: 'tls', secret: { secretName: 'corp-ui-tls', defaultMode: 0o440 } }]);
+    assert.deepEqual(oc.volumeMounts, [{ name: 'tls', mountPath: '/etc/tracegate/ui-tls', readOnly: true }]);
+    assert.equal(await runUiCommand([...(oc.args as string[]).slice(1), '--help'], quietIo), 0);
+
+    const cm = await render(['ui.enabled=true', 'ui.tls.mode=cert-manager', 'certs.mode=cert-manager', 'ui.tls.dnsNames={review.example.com}'], 'policy-system');
+    const cert = named(cm, 'Certificate', 'tracegate-ui');
+    assert.equal(cert.spec.secretName, 'tracegate-ui-tls');
+    assert.deepEqual(cert.spec.dnsNames, ['tracegate-ui', 'tracegate-ui.policy-system', 'tracegate-ui.policy-system.svc', 'localhost', 'review.example.com']);
+    assert.deepEqual(cert.spec.issuerRef, { kind: 'Issuer', name: 'tracegate-ca' });
+    assert.equal(named(cm, 'Deployment', 'tracegate-ui').spec.template.spec.volumes[0].secret.secretName, 'tracegate-ui-tls');
+    const issued = await render(['ui.enabled=true', 'ui.tls.mode=cert-manager', 'ui.tls.issuerRef.name=corp', 'ui.tls.issuerRef.kind=ClusterIssuer']);
+    assert.deepEqual(named(issued, 'Certificate', 'tracegate-ui').spec.issuerRef, { kind: 'ClusterIssuer', name: 'corp' });
+    const none = await helm(tools.helm, ['template', 't', chartDir, '--set', 'ui.enabled=true', '--set', 'ui.tls.mode=cert-manager']);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /ui\.tls\.mode cert-manager needs ui\.tls\.issuerRef/);
+  });
+
+  it('RBAC: the two reviews, tenants and policies cluster-wide; the records it renders read-only, bound where the recorder records', async () => {
+    const docs = await render(['ui.enabled=true']);
+    assert.deepEqual(grants(docs, 'tracegate', SA), { 'ClusterRole tracegate-ui': UI_ROLE(true), 'ClusterRole tracegate-ui-records': UI_RECORDS });
+    assert.deepEqual(grants(await render(['ui.enabled=true', 'policies.source=files']), 'tracegate', SA), { 'ClusterRole tracegate-ui': UI_ROLE(false), 'ClusterRole tracegate-ui-records': UI_RECORDS });
+    const scoped = await render(['ui.enabled=true', 'recorder.namespaces={team-a,team-b}']);
+    assert.deepEqual(grants(scoped, 'tracegate', SA), {
+      'ClusterRole tracegate-ui': UI_ROLE(true),
+      'ClusterRole tracegate-ui-records@team-a': UI_RECORDS,
+      'ClusterRole tracegate-ui-records@team-b': UI_RECORDS,
+    });
+    for (const d of [docs, scoped]) {
+      for (const resource of ['tokenreviews', 'subjectaccessreviews']) {
+        const group = resource === 'tokenreviews' ? 'authentication.k8s.io' : 'authorization.k8s.io';
+        assert.ok(permits(d, 'tracegate', SA, { verb: 'create', group, resource, ns: '' }), `create ${resource}`);
+      }
+      // Read-only: every verb it holds is a read, but for the two reviews (which store nothing).
+      for (const rules of Object.values(grants(d, 'tracegate', SA))) {
+        for (const r of rules) if (!['tokenreviews', 'subjectaccessreviews'].includes(r.resources[0])) assert.deepEqual((r.verbs as string[]).filter((v) => !['get', 'list', 'watch'].includes(v)), [], JSON.stringify(r));
+      }
+      // Never acts as someone else, never reads the policies' status writes or the recorder's Lease.
+      for (const resource of ['users', 'groups', 'serviceaccounts']) assert.equal(permits(d, 'tracegate', SA, { verb: 'impersonate', group: '', resource, ns: '' }), false, `impersonate ${resource}`);
+      assert.equal(permits(d, 'tracegate', SA, { verb: 'update', group: 'tracegate.io', resource: 'tracegatepolicies/status', ns: '' }), false);
+    }
+    // With recorder.namespaces, no Secret outside them.
+    for (const ns of ['other', 'kube-system', '']) assert.equal(permits(scoped, 'tracegate', SA, { verb: 'list', group: '', resource: 'secrets', ns }), false, `secrets in ${ns || 'every namespace'}`);
+    assert.equal(permits(docs, 'tracegate', SA, { verb: 'get', group: '', resource: 'secrets', ns: 'team-a', name: 'x' }), false, 'Helm records are listed by label, never read one by name');
+    assert.ok(permits(scoped, 'tracegate', SA, { verb: 'list', group: '', resource: 'secrets', ns: 'team-a' }));
+  });
+
+  it('NetworkPolicy: nobody on the pod network by default (port-forward still works), networkPolicy.uiFrom on its port only', async () => {
+    const docs = await render(['ui.enabled=true']);
+    const np = named(docs, 'NetworkPolicy', 'tracegate-ui');
+    assert.deepEqual(np.spec.podSelector, named(docs, 'Deployment', 'tracegate-ui').spec.selector);
+    assert.deepEqual(np.spec.ingress, []);
+    const open = await render(['ui.enabled=true', 'networkPolicy.uiFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=ingress-nginx']);
+    assert.deepEqual(named(open, 'NetworkPolicy', 'tracegate-ui').spec.ingress, [
+      { ports: [{ port: 9443, protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }] },
+    ]);
+    assert.equal((await render(['ui.enabled=true', 'networkPolicy.enabled=false'])).some((d) => d.kind === 'NetworkPolicy'), false);
+  });
+
+  it('passes helm lint --strict (helm 4 and helm 3) with the web view in each TLS mode, and refuses unknown ui values', async () => {
+    const modes = [['ui.enabled=true'], ['ui.enabled=true', 'ui.replicas=2', 'ui.tls.mode=secret'], ['ui.enabled=true', 'certs.mode=cert-manager', 'ui.tls.mode=cert-manager', 'recorder.namespaces={a}']];
+    for (const bin of [tools.helm, tools.helm3]) {
+      for (const sets of modes) {
+        const res = await helm(bin, ['lint', '--strict', chartDir, ...sets.flatMap((s) => ['--set', s])]);
+        assert.equal(res.code, 0, `${bin} lint ${sets.join(' ')}:\n${res.stdout}${res.stderr}`);
+      }
+      for (const bad of ['ui.port=80', 'ui.tls.mode=self', 'ui.replicas=0']) {
+        const res = await helm(bin, ['template', 't', chartDir, '--set', bad]);
+        assert.notEqual(res.code, 0, `${bad} is refused`);
+        assert.match(res.stderr, /values don't meet the specifications of the schema/, `${bin} ${bad}: ${res.stderr}`);
+      }
+    }
   });
 });

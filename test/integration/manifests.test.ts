@@ -634,6 +634,14 @@ describe('the recorder install (manifests/recorder)', () => {
     }
   });
 
+  it('runs no background audit: --audit-interval=0 (the recorder would audit hourly by default) and no PolicyReport rights', () => {
+    // The audit writes wgpolicyk8s.io PolicyReports, whose CRDs may be another engine's (Kyverno's): the
+    // kustomize base installs none and leaves the audit to the chart (scripts/manifests-values.yaml).
+    assert.equal(flag('audit-interval'), '0');
+    for (const { rule } of grantsOf(SA)) assert.equal((rule.apiGroups as string[]).includes('wgpolicyk8s.io'), false, JSON.stringify(rule));
+    assert.equal(all('CustomResourceDefinition').some((c) => c.spec.group === 'wgpolicyk8s.io'), false);
+  });
+
   it('gets its Lease identity and namespace from the downward API', () => {
     const env = recorderContainer().env as Obj[];
     const fieldOf = (name: string) => env.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;

@@ -28,7 +28,7 @@ import { templateChange } from '../../src/recorder/template-change.js';
 import { findWorkloadDoc } from '../../src/recorder/workload-patch.js';
 import { splitManifest } from '../../src/yaml/manifest-doc.js';
 import type { HelmRelease } from '../../src/recorder/release.js';
-import { startRecorder, type RunningRecorder } from '../../src/recorder/run.js';
+import { startRecorder, type RecorderRunConfig, type RunningRecorder } from '../../src/recorder/run.js';
 import { podTemplateOf } from '../../src/workload/pod-template.js';
 import { templateChanged } from '../../src/workload/template-diff.js';
 import { startTestApiServer } from './api-server/index.js';
@@ -118,6 +118,8 @@ export interface StartOptions {
   leaseDurationMs?: number;
   renewIntervalMs?: number;
   retry?: RetryOptions;
+  /** Certificate rotation (--rotate-certs), with the test's clock and step hook if any. */
+  certs?: RecorderRunConfig['certs'];
 }
 
 /** Exit code and output of one in-process `tracegate` run. */
@@ -314,6 +316,7 @@ export async function createRecorderHarness(serverOptions: TestApiServerOptions 
         metricsHost: '127.0.0.1',
         retry: opts.retry ?? TEST_RETRY,
         pendingRetryMs: TEST_PENDING_RETRY_MS,
+        ...(opts.certs ? { certs: opts.certs } : {}),
         lease: {
           namespace: LEASE_NAMESPACE,
           name: opts.leaseName ?? `recorder-${opts.namespaces.join('-')}`,

@@ -92,3 +92,73 @@ annotations:
   cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/tracegate-serving
 {{- end -}}
 {{- end }}
+
+{{/*
+The TracegatePolicy objects the chart installs (policies.source cluster or both), as a JSON list of
+{name, labels, annotations, spec}: the bundled files (when "bundled") and policies.extra, each file's
+version, description and owner moved into spec (ObjectMeta has none), and the bundled provenance
+policy's trusted recorder made the release's. One definition for the objects (policies.yaml) and the
+audit's copy of them (recorder/audit-policies.yaml), so both hold the same policies.
+Call with (dict "root" $ "bundled" true|false).
+*/}}
+{{- define "tracegate.policyObjects" -}}
+{{- $root := .root }}
+{{- $recorder := include "tracegate.recorderUser" $root }}
+{{- $docs := list }}
+{{- if .bundled }}
+{{- range $path, $_ := $root.Files.Glob "files/policies/*.yaml" }}
+{{- $docs = append $docs ($root.Files.Get $path | fromYaml) }}
+{{- end }}
+{{- end }}
+{{- $docs = concat $docs $root.Values.policies.extra }}
+{{- $out := list }}
+{{- range $doc := $docs }}
+{{- $meta := $doc.metadata | default dict }}
+{{- $spec := deepCopy (required "every policy needs a spec" $doc.spec) }}
+{{- range $key := list "version" "description" "owner" }}
+{{- if hasKey $meta $key }}{{ $_ := set $spec $key (toString (index $meta $key)) }}{{ end }}
+{{- end }}
+{{- range $rule := $spec.rules }}
+{{- with $rule.provenance }}
+{{- if .trustedUsers }}
+{{- $users := list }}
+{{- range .trustedUsers }}
+{{- $users = append $users (ternary $recorder . (eq . "system:serviceaccount:tracegate:tracegate-recorder")) }}
+{{- end }}
+{{- $_ := set . "trustedUsers" $users }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $out = append $out (dict "name" (required "every policy needs metadata.name" $meta.name) "labels" ($meta.labels | default dict) "annotations" ($meta.annotations | default dict) "spec" $spec) }}
+{{- end }}
+{{- toJson $out -}}
+{{- end }}
+
+{{/*
+The policies the recorder's audit judges, so it judges what the gate enforces. `tracegate record` reads
+policy files only (-p), never TracegatePolicy objects, so the chart hands it a copy of the objects it
+installs (the ConfigMap tracegate-audit-policies):
+  files   — no -p: the bundled policies in the image, the gate's own default;
+  cluster — the copy of all the chart's TracegatePolicy objects;
+  both    — the image's files (/app/policies, the Dockerfile's WORKDIR + COPY policies) and the copy of
+            policies.extra, as the gate adds the objects to its files.
+A policy applied later with kubectl alone is enforced by the gate but not audited until it is in the
+chart's values. Returns JSON {"args": [...], "objects": [...], "enabled": bool}; enabled is false when
+audit.enabled is off or there is nothing to judge (source cluster without bundled or extra policies).
+*/}}
+{{- define "tracegate.audit" -}}
+{{- $source := .Values.policies.source }}
+{{- $objects := list }}
+{{- $args := list }}
+{{- if eq $source "cluster" }}
+{{- $objects = include "tracegate.policyObjects" (dict "root" . "bundled" .Values.policies.bundled) | fromJsonArray }}
+{{- else if eq $source "both" }}
+{{- $objects = include "tracegate.policyObjects" (dict "root" . "bundled" false) | fromJsonArray }}
+{{- $args = append $args "--policies=/app/policies" }}
+{{- end }}
+{{- if $objects }}
+{{- $args = append $args "--policies=/etc/tracegate/audit-policies" }}
+{{- end }}
+{{- $enabled := and .Values.audit.enabled (or (ne $source "cluster") (gt (len $objects) 0)) }}
+{{- toJson (dict "args" $args "objects" (ternary $objects list $enabled) "enabled" $enabled) -}}
+{{- end }}
