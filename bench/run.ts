@@ -4,14 +4,16 @@
  * baseline server in child processes, drives both with autocannon from a third process over HTTPS with
  * keep-alive, and reports per phase (validate, mutate, paced at half the baseline's maximum) the
  * throughput, latency, errors, server CPU per review and peak RSS, with gate/baseline ratios. Then
- * the engine in process (with the MAC work per review) and `tracegate check` over 10,000 documents. JSON
+ * the engine in process (with the MAC work per review), `tracegate check` over 10,000 documents, the
+ * background audit over 20,000 workloads against the engine alone (bench/audit.ts) and 50 rollbacks under
+ * API Priority and Fairness throttling without and with the install's FlowSchema (bench/rollback.ts). JSON
  * goes to bench/results/. Every server, the engine and the reviews' stamps share one provenance key,
  * written into the run's temporary directory; /validate gets each review as the gate's /mutate left it.
  *
  * `npm run bench -- --quick`: a few seconds of everything, asserting only that it all completes without
  * errors (exit 1 otherwise); never judges a timing. Other flags: --duration S, --warmup S,
  * --connections N, --repeat N (run each comparison N times, keep the one least disturbed by other
- * processes), --phases validate,mutate,rate,engine,check,rss,approval, --reviews create,update,large,deny,
+ * processes), --phases validate,mutate,rate,engine,check,rss,approval,audit,rollback, --reviews create,update,large,deny,
  * --cpu-prof (profile every server; the profiles and their summaries go to bench/results/),
  * --node-options "…" (NODE_OPTIONS of the servers instead of the install manifest's, for tuning experiments).
  */
@@ -22,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureDevCerts, serviceDnsNames, type CertPaths } from '../src/certs/index.js';
 import type { KubeObject } from '../src/k8s/types.js';
 import { approvalBenchSettings, formatApproval, measureApproval, type ApprovalBenchResult } from './approval.js';
+import { auditBenchSettings, formatAudit, measureAudit, type AuditBenchResult } from './audit.js';
 import { benchCheckCli, type CheckCliResult } from './check-cli.js';
 import { startBenchCluster, type BenchCluster } from './cluster.js';
 import { checkExpectations, createEngine, measureEngine, writeBenchKeyDir, type EngineRow } from './engine.js';
@@ -32,6 +35,7 @@ import { buildProductionLayout } from './prod-build.js';
 import { formatProfile, summarizeProfileFile } from './profile-summary.js';
 import { checkTargets, errorCount, formatCheck, formatEngine, formatMachine, formatPhase, formatTargets, type PhaseName, type RunRow } from './report.js';
 import { buildReviews } from './reviews.js';
+import { formatRollback, measureRollback, rollbackBenchSettings, type RollbackBenchResult } from './rollback.js';
 import { formatRssBreakdown, measureRssBreakdown, type RssStep } from './rss-breakdown.js';
 import { startBaselineProcess, startGateProcess, type ServerProcess } from './servers.js';
 import { machine, parseSettings } from './settings.js';
@@ -66,6 +70,8 @@ async function main(): Promise<number> {
   let idleRss: { gate: number; baseline: number } | undefined;
   let rssSteps: RssStep[] = [];
   let approval: ApprovalBenchResult | undefined;
+  let audit: AuditBenchResult | undefined;
+  let rollback: RollbackBenchResult | undefined;
   try {
     const certs: CertPaths = (await ensureDevCerts({ dir: join(tmp, 'certs'), dnsNames: [...serviceDnsNames('tracegate', 'tracegate'), 'localhost'], ipAddresses: ['127.0.0.1'] })).paths;
     const caPem = await readFile(certs.caCert, 'utf8');
@@ -150,6 +156,8 @@ async function main(): Promise<number> {
     if (settings.phases.has('engine')) engineRows = measureEngine(engine, reviews, settings.engineMs);
     if (settings.phases.has('rss')) rssSteps = await measureRssBreakdown(layout);
     if (settings.phases.has('approval')) approval = await measureApproval(approvalBenchSettings(settings.quick)).catch((err: Error) => void problems.push(err.message));
+    if (settings.phases.has('audit')) audit = await measureAudit(auditBenchSettings(settings.quick)).catch((err: Error) => void problems.push(err.message));
+    if (settings.phases.has('rollback')) rollback = await measureRollback(rollbackBenchSettings(settings.quick)).catch((err: Error) => void problems.push(err.message));
     if (settings.phases.has('check')) {
       // The CREATE's object as a chart renders it: what CI pipelines feed `check`.
       const manifest = JSON.parse(allReviews.find((r) => r.name === 'create')!.bodies.mutate.toString('utf8')).request.object as KubeObject;
@@ -182,6 +190,8 @@ async function main(): Promise<number> {
   if (check) print(formatCheck(check));
   if (rssSteps.length) print(`\n${formatRssBreakdown(rssSteps)}`);
   if (approval) print(`\n${formatApproval(approval)}`);
+  if (audit) print(`\n${formatAudit(audit)}`);
+  if (rollback) print(`\n${formatRollback(rollback)}`);
 
   const profiles: string[] = [];
   if (profileDir) {
@@ -197,7 +207,7 @@ async function main(): Promise<number> {
 
   await mkdir(RESULTS_DIR, { recursive: true });
   const out = join(RESULTS_DIR, `${stamp}${settings.quick ? '-quick' : ''}.json`);
-  await writeFile(out, `${JSON.stringify({ machine: m, settings: { ...settings, phases: [...settings.phases] }, idleRss, rssBreakdown: rssSteps, approval, rows, discarded, targets: settings.quick ? undefined : targets, engine: engineRows, check, profiles, problems }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ machine: m, settings: { ...settings, phases: [...settings.phases] }, idleRss, rssBreakdown: rssSteps, approval, audit, rollback, rows, discarded, targets: settings.quick ? undefined : targets, engine: engineRows, check, profiles, problems }, null, 2)}\n`);
   print(`\nResults: ${out}\n`);
   if (problems.length) {
     print(`\n${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);

@@ -5,7 +5,7 @@ import type { Machine } from './report.js';
 import { REVIEW_NAMES } from './reviews.js';
 
 /** Every phase, in the order they run; `--phases` picks some. */
-export const ALL_PHASES = ['validate', 'mutate', 'rate', 'engine', 'check', 'rss', 'approval'] as const;
+export const ALL_PHASES = ['validate', 'mutate', 'rate', 'engine', 'check', 'rss', 'approval', 'audit', 'rollback'] as const;
 
 /** What one run does. */
 export interface Settings {

@@ -71,13 +71,26 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    tenancyRestarts: new Counter({ name: 'tracegate_namespace_watch_restarts_total', help: 'Namespace informer restarts after errors.', registers: [registry] }),
+    ...createPolicyMetrics(registry),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The policy set's metrics, on the registry they are given: the gate's, the recorder's (its audit
+ * follows the same TracegatePolicy objects) or the web view's.
+ */
+export function createPolicyMetrics(registry: Registry) {
+  return {
     policyInfo: new Gauge({
       name: 'tracegate_policy_info',
       help: 'Enforced policies (value 1), with name, version and digest.',
       labelNames: ['policy', 'version', 'digest'] as const,
       registers: [registry],
     }),
-    tenancyRestarts: new Counter({ name: 'tracegate_namespace_watch_restarts_total', help: 'Namespace informer restarts after errors.', registers: [registry] }),
     policyLoadErrors: new Counter({
       name: 'tracegate_policy_load_errors_total',
       help: 'TracegatePolicy generations refused (schema, compile error, duplicate name), per policy; the last good generation stays in force.',
@@ -92,10 +105,9 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     }),
     policyWatchRestarts: new Counter({ name: 'tracegate_policy_watch_restarts_total', help: 'TracegatePolicy informer restarts after errors.', registers: [registry] }),
   };
-  return m;
 }
 
-export type Metrics = ReturnType<typeof createMetrics>;
+export type PolicyMetrics = ReturnType<typeof createPolicyMetrics>;
 
 /**
  * The recorder's background audit (src/audit), on the registry it is given (the recorder's): full

@@ -7,17 +7,22 @@
  * rewrites only the reports whose content changed. Between passes a workload change (the recorder's
  * watch) re-judges that one workload and rewrites only its namespace's report, coalesced over
  * `flushDelayMs`; a deletion removes its results, and a namespace left without workloads loses its
- * report. The cluster summary is written by full passes only, so a change costs one write.
+ * report. The cluster summary is written by full passes only, so a change costs one write. A namespace
+ * created since the last pass has its tenant label looked up once before its workloads are judged.
+ *
+ * Memory: the compact audits (a few hundred bytes per workload; bench/audit.ts measures it), a digest
+ * and resourceVersion per report written, and one namespace's report while it is built and written.
  */
 import type { Logger } from 'pino';
 import type { KubeObject } from '../k8s/types.js';
 import type { AuditMetrics } from '../metrics.js';
 import { createParseMemo, type ParseMemo } from '../policy/rules/context.js';
-import type { PolicySet } from '../policy/types.js';
-import { createTenantResolver, type TenancyOptions } from '../tenancy/resolve.js';
+import type { CompiledPolicy, PolicySet } from '../policy/types.js';
+import type { TenancyOptions } from '../tenancy/resolve.js';
 import { isWorkloadKind } from '../workload/pod-template.js';
+import { createNamespaceTenants } from './namespace-tenants.js';
 import { addToTotals, buildClusterReport, buildReport, emptySummary, type RuleTotals, type Summary } from './report.js';
-import type { ReportStore, SaveOutcome } from './report-store.js';
+import type { KnownReport, ReportStore, SaveOutcome } from './report-store.js';
 import { auditResults, countResults, isAuditedWorkload, sameAudit, workloadRefOf, type WorkloadAudit } from './results.js';
 import type { WorkloadSource } from './workload-source.js';
 
@@ -72,13 +77,13 @@ export function createAuditor(deps: AuditorDeps) {
   const retryMs = Math.min(config.unavailableRetryMs ?? DEFAULT_UNAVAILABLE_RETRY_MS, config.intervalMs);
   const meta = { prefix: config.prefix };
   let set = deps.policies;
-  // Only the tenant label of each namespace, from the last pass's namespace list: a few bytes per namespace.
-  const tenantLabels = new Map<string, Record<string, string>>();
-  const tenantOf = deps.tenancy ? createTenantResolver(deps.tenancy, { labels: (ns) => tenantLabels.get(ns) }) : undefined;
+  const namespaces = createNamespaceTenants({ source, log, ...(deps.tenancy ? { tenancy: deps.tenancy } : {}) });
   let memo: ParseMemo = createParseMemo();
+  // Workloads selected by the same policies share one list (results.ts); a new set starts a new map.
+  let appliedLists = new Map<string, readonly CompiledPolicy[]>();
   const byNs = new Map<string, Map<string, WorkloadAudit>>();
-  /** What this process last wrote per namespace: an incremental write needs no read first. */
-  const written = new Map<string, { content: string; resourceVersion: string }>();
+  /** What this process last wrote per namespace (a digest, not the report): an incremental write needs no read first. */
+  const written = new Map<string, KnownReport>();
   const dirty = new Set<string>();
   const totals = emptySummary();
   let active = false;
@@ -118,11 +123,11 @@ export function createAuditor(deps: AuditorDeps) {
   }
 
   function judge(obj: KubeObject, prev: WorkloadAudit | undefined): WorkloadAudit | undefined {
-    const ns = obj.metadata?.namespace ?? '';
-    const tenant = tenantOf?.(ns);
-    const audit = auditResults(obj, set, { memo, now: seconds(), ...(tenant !== undefined ? { tenant } : {}) });
-    // Found again, not found anew: the result keeps the time it was first found.
-    return audit && prev && sameAudit(prev, audit) ? { ...audit, foundAt: prev.foundAt } : audit;
+    const ns = namespaces.intern(obj.metadata?.namespace ?? '');
+    const tenant = namespaces.tenantOf(ns);
+    const audit = auditResults(obj, set, { memo, appliedLists, namespace: ns, now: seconds(), ...(tenant !== undefined ? { tenant } : {}) });
+    // Found again, not found anew: the audit kept (and the time it was first found) stays.
+    return audit && prev && sameAudit(prev, audit) ? prev : audit;
   }
 
   function counted(writes: Record<SaveOutcome, number>, outcome: SaveOutcome): void {
@@ -135,7 +140,7 @@ export function createAuditor(deps: AuditorDeps) {
     const map = byNs.get(ns);
     const report = map?.size ? buildReport(ns, map.values(), meta) : undefined;
     const r = await store.save(ns, report, useHint ? written.get(ns) : undefined);
-    if (r.content !== undefined && r.resourceVersion) written.set(ns, { content: r.content, resourceVersion: r.resourceVersion });
+    if (r.digest !== undefined && r.resourceVersion) written.set(ns, { digest: r.digest, resourceVersion: r.resourceVersion });
     else written.delete(ns);
     counted(writes, r.outcome);
   }
@@ -143,7 +148,12 @@ export function createAuditor(deps: AuditorDeps) {
   async function pass(reason: string): Promise<PassStats | undefined> {
     if (!writable()) return undefined;
     const started = Date.now();
-    if (!(await store.available())) {
+    const served = await store.available().catch((err: unknown) => {
+      // Forbidden, unreachable: a failed pass (logged by enqueue); the next interval tries again.
+      metrics?.runs.inc({ outcome: 'failed' });
+      throw err;
+    });
+    if (!served) {
       metrics?.runs.inc({ outcome: 'unavailable' });
       const line = 'PolicyReport CRDs (wgpolicyk8s.io/v1alpha2) are not installed: no audit reports until they are (apply manifests/crds/wgpolicyk8s-policyreports.yaml); looking again later';
       if (!unavailableLogged) log.warn({ retryInMs: retryMs }, line);
@@ -152,6 +162,11 @@ export function createAuditor(deps: AuditorDeps) {
       clearTimeout(retryTimer);
       retryTimer = setTimeout(() => requestPass('retry'), retryMs);
       retryTimer.unref();
+      // CRDs removed after reports were written: forget them, so changes are not written into a void
+      // until a pass finds the API again and starts afresh.
+      for (const ns of [...byNs.keys()]) drop(ns);
+      written.clear();
+      ready = false;
       return undefined;
     }
     unavailableLogged = false;
@@ -159,11 +174,10 @@ export function createAuditor(deps: AuditorDeps) {
     const stats: PassStats = { namespaces: 0, listed: 0, workloads: 0, results: emptySummary(), writes: { created: 0, replaced: 0, unchanged: 0, deleted: 0, absent: 0 }, errors: 0, durationMs: 0 };
     const names: string[] = [];
     try {
-      tenantLabels.clear();
+      namespaces.reset();
       for await (const n of source.namespaces()) {
         names.push(n.name);
-        const tenant = deps.tenancy ? n.labels[deps.tenancy.tenantLabel] : undefined;
-        if (tenant) tenantLabels.set(n.name, { [deps.tenancy!.tenantLabel]: tenant });
+        namespaces.listed(n.name, n.labels);
       }
     } catch (err) {
       metrics?.runs.inc({ outcome: 'failed' });
@@ -298,6 +312,17 @@ export function createAuditor(deps: AuditorDeps) {
   /** Whether an event in this namespace is the auditor's to apply now (else a pass covers it). */
   const applicable = (ns: string) => active && (ready || pending !== undefined) && !pending?.has(ns);
 
+  /** The workload's new state (null: gone) judged and applied — or held while its namespace's labels are looked up. */
+  function route(ns: string, uid: string, obj: KubeObject | null): void {
+    if (namespaces.hold(ns, uid, obj, () => enqueue(() => lookUp(ns)))) return;
+    // One that became owned (a ReplicaSet adopted by a Deployment) leaves the report.
+    apply(ns, uid, obj && isAuditedWorkload(obj) ? judge(obj, byNs.get(ns)?.get(uid)) : undefined);
+  }
+
+  async function lookUp(ns: string): Promise<void> {
+    for (const [uid, obj] of await namespaces.lookUp(ns)) if (applicable(ns)) route(ns, uid, obj);
+  }
+
   /** Leading: a full pass now and every interval. Following: stop, and forget (the next leader starts afresh). */
   function setActive(on: boolean): void {
     if (on === active) return;
@@ -316,6 +341,7 @@ export function createAuditor(deps: AuditorDeps) {
       tasks--;
     }
     for (const ns of [...byNs.keys()]) drop(ns);
+    namespaces.clear();
     ready = false;
   }
 
@@ -324,20 +350,19 @@ export function createAuditor(deps: AuditorDeps) {
     observe(obj: KubeObject): void {
       if (!isWorkloadKind(obj.kind)) return;
       const ref = workloadRefOf(obj);
-      if (!ref || !applicable(ref.namespace)) return;
-      // One that became owned (a ReplicaSet adopted by a Deployment) leaves the report.
-      apply(ref.namespace, ref.uid, isAuditedWorkload(obj) ? judge(obj, byNs.get(ref.namespace)?.get(ref.uid)) : undefined);
+      if (ref && applicable(ref.namespace)) route(ref.namespace, ref.uid, obj);
     },
     /** A workload was deleted: its results go. */
     forget(obj: KubeObject): void {
       const ref = workloadRefOf(obj);
-      if (ref && applicable(ref.namespace)) apply(ref.namespace, ref.uid, undefined);
+      if (ref && applicable(ref.namespace)) route(ref.namespace, ref.uid, null);
     },
     setActive,
     /** A new policy set: a full pass judges everything again when its digest differs. */
     setPolicies(next: PolicySet): void {
       if (next.digest === set.digest) return;
       set = next;
+      appliedLists = new Map();
       requestPass('policies');
     },
     /** Runs a full pass now (after any queued work); resolves with what it did (undefined: not leading, CRDs missing, abandoned). */

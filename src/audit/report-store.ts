@@ -5,7 +5,7 @@
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { kubeApiError, statusOf } from '../kube/api-error.js';
-import { CLUSTER_REPORT_PLURAL, REPORT_GROUP, REPORT_NAME, REPORT_PLURAL, REPORT_VERSION, reportContent, type PolicyReport } from './report.js';
+import { CLUSTER_REPORT_PLURAL, REPORT_GROUP, REPORT_NAME, REPORT_PLURAL, REPORT_VERSION, reportDigest, type PolicyReport } from './report.js';
 
 /** The CustomObjectsApi calls the store makes; a real client or a test fake. */
 export type ReportApi = Pick<
@@ -20,6 +20,12 @@ export type ReportApi = Pick<
   | 'replaceClusterCustomObject'
 >;
 
+/** A report as this process last wrote it: its content digest and resourceVersion. */
+export interface KnownReport {
+  digest: string;
+  resourceVersion: string;
+}
+
 /** What saving a report did. */
 export type SaveOutcome = 'created' | 'replaced' | 'unchanged' | 'deleted' | 'absent';
 
@@ -27,10 +33,11 @@ export interface ReportStore {
   /** Whether the PolicyReport API is served (its CRDs are installed and established). */
   available(): Promise<boolean>;
   /**
-   * Makes the namespace's report say what `build` returns (undefined: no report), writing only when its
-   * content differs from the stored one. `known` is the content this process last wrote, to save a read.
+   * Makes the namespace's report say what `report` says (undefined: no report), writing only when its
+   * content differs from the stored one. `known` is what this process last wrote (the content's
+   * {@link reportDigest} and the resourceVersion it got), to save a read; a stale one costs a 409 and a read.
    */
-  save(namespace: string, report: PolicyReport | undefined, known?: { content: string; resourceVersion: string }): Promise<{ outcome: SaveOutcome; content?: string; resourceVersion?: string }>;
+  save(namespace: string, report: PolicyReport | undefined, known?: KnownReport): Promise<{ outcome: SaveOutcome } & Partial<KnownReport>>;
   /** The same for the ClusterPolicyReport. */
   saveCluster(report: PolicyReport): Promise<SaveOutcome>;
 }
@@ -88,17 +95,17 @@ export function createReportStore(deps: { api: ReportApi }): ReportStore {
   }
 
   /** Reads, compares, writes; a 409 (or a report deleted meanwhile) starts over from a fresh read. */
-  async function converge(namespace: string | undefined, report: PolicyReport | undefined, first?: { content: string; resourceVersion: string }) {
-    const wanted = report ? reportContent(report) : undefined;
+  async function converge(namespace: string | undefined, report: PolicyReport | undefined, first?: KnownReport) {
+    const wanted = report ? reportDigest(report) : undefined;
     let hint = first;
     for (let attempt = 1; ; attempt++) {
       let rv: string | undefined;
       let current: string | undefined;
-      if (hint) ({ content: current, resourceVersion: rv } = hint);
+      if (hint) ({ digest: current, resourceVersion: rv } = hint);
       else {
         const stored = await read(namespace);
         rv = stored?.metadata?.resourceVersion;
-        current = stored ? reportContent(stored) : undefined;
+        current = stored ? reportDigest(stored) : undefined;
       }
       hint = undefined;
       try {
@@ -108,9 +115,9 @@ export function createReportStore(deps: { api: ReportApi }): ReportStore {
           await api.deleteNamespacedCustomObject({ ...ns, namespace: namespace!, name: REPORT_NAME, body: { preconditions: { resourceVersion: rv! } } });
           return { outcome: 'deleted' as const };
         }
-        if (current === wanted) return { outcome: 'unchanged' as const, content: wanted, ...(rv ? { resourceVersion: rv } : {}) };
+        if (current === wanted) return { outcome: 'unchanged' as const, digest: wanted!, ...(rv ? { resourceVersion: rv } : {}) };
         const written = await write(namespace, report, rv);
-        return { outcome: rv ? ('replaced' as const) : ('created' as const), content: wanted, ...(written ? { resourceVersion: written } : {}) };
+        return { outcome: rv ? ('replaced' as const) : ('created' as const), digest: wanted!, ...(written ? { resourceVersion: written } : {}) };
       } catch (err) {
         const status = statusOf(err);
         if ((status === CONFLICT || (status === NOT_FOUND && rv)) && attempt < MAX_CONFLICTS) continue;

@@ -22,6 +22,8 @@ export interface WorkloadSource {
   namespaces(): AsyncIterable<{ name: string; labels: Record<string, string> }>;
   /** Every pod-bearing object of the namespace (owned ones included: the caller filters), as plain JSON. */
   workloads(namespace: string): AsyncIterable<KubeObject>;
+  /** One namespace with its labels (undefined: it does not exist), for one created since the last pass. */
+  namespace?(name: string): Promise<{ name: string; labels: Record<string, string> } | undefined>;
 }
 
 const opt = (limit: number, cont: string | undefined) => ({ limit, ...(cont ? { _continue: cont } : {}) });
@@ -76,6 +78,22 @@ export function createWorkloadSource(kc: KubeConfig, opts: { namespaces?: readon
         for (const n of page.items) if (n.metadata?.name) yield { name: n.metadata.name, labels: n.metadata.labels ?? {} };
         cont = page.metadata?._continue || undefined;
       } while (cont);
+    },
+    async namespace(name) {
+      if (opts.namespaces?.length) {
+        // A namespace selection is granted `get` on each (the chart's recorder.namespaces).
+        const got = await core.readNamespace({ name }).catch((err: unknown) => {
+          if (statusOf(err) === NOT_FOUND) return undefined;
+          throw kubeApiError('get', `namespace ${name}`, err);
+        });
+        return got ? { name, labels: got.metadata?.labels ?? {} } : undefined;
+      }
+      // A list narrowed to one name, not a get: `list` on namespaces is what a cluster-wide audit is granted.
+      const page = await core.listNamespace({ fieldSelector: `metadata.name=${name}` }).catch((err: unknown) => {
+        throw kubeApiError('list', `namespace ${name}`, err);
+      });
+      const n = page.items[0];
+      return n?.metadata?.name === name ? { name, labels: n.metadata.labels ?? {} } : undefined;
     },
     async *workloads(namespace) {
       for (const info of WORKLOAD_KIND_TABLE) {

@@ -9,7 +9,8 @@ import { DEFAULT_LEADER_TIMING } from '../recorder/leader.js';
 import { startRecorder } from '../recorder/run.js';
 import type { CliIo } from './io.js';
 import { loadKubeConfig } from './kube-client.js';
-import { loadPolicySet } from './policies-option.js';
+import { Registry } from 'prom-client';
+import { startAuditPolicies } from '../recorder/audit-policies.js';
 
 export const RECORD_USAGE = `Usage: tracegate record [options]
 
@@ -38,6 +39,8 @@ Options:
                                [TRACEGATE_AUDIT_INTERVAL]
   -p, --policies PATH          policy file or directory the audit judges against, repeatable (bundled
                                policies) [TRACEGATE_POLICIES, comma-separated]
+      --policy-source SRC      files (default), cluster (TracegatePolicy objects, followed live: a change
+                               re-audits every workload) or both, as the gate's [TRACEGATE_POLICY_SOURCE]
       --tenant-label KEY       namespace label naming the tenant (tracegate.io/tenant) [TRACEGATE_TENANT_LABEL]
       --namespace-pattern RE   tenant from namespace names, via the group "tenant" or group 1 [TRACEGATE_NAMESPACE_PATTERN]
       --rotate-certs           the leader issues the gate's CA and serving certificate, renews the
@@ -74,6 +77,7 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
       'restore-rollbacks': { type: 'string' },
       'audit-interval': { type: 'string' },
       policies: { type: 'string', short: 'p', multiple: true },
+      'policy-source': { type: 'string' },
       'tenant-label': { type: 'string' },
       'namespace-pattern': { type: 'string' },
       'rotate-certs': { type: 'boolean' },
@@ -102,6 +106,7 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
       ...(values['restore-rollbacks'] !== undefined ? { restoreRollbacks: values['restore-rollbacks'] } : {}),
       ...(values['audit-interval'] !== undefined ? { auditInterval: values['audit-interval'] } : {}),
       ...(values.policies !== undefined ? { policies: values.policies } : {}),
+      ...(values['policy-source'] !== undefined ? { policySource: values['policy-source'] } : {}),
       ...(values['tenant-label'] !== undefined ? { tenantLabel: values['tenant-label'] } : {}),
       ...(values['namespace-pattern'] !== undefined ? { namespacePattern: values['namespace-pattern'] } : {}),
       ...(values['rotate-certs'] !== undefined ? { rotateCerts: values['rotate-certs'] } : {}),
@@ -116,10 +121,17 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
   const keyring = config.provenanceKeyDir ? await loadKeyring(resolve(io.cwd, config.provenanceKeyDir)) : undefined;
   if (keyring) log.info({ keys: keyring.ids }, 'provenance keys loaded');
   else log.warn('no provenance keys (--provenance-keys): no change can be verified; every change is recorded UNVERIFIED');
-  // The gate's loader and files (a bad file fails the start, as it fails the gate's).
-  const audit = config.auditIntervalSeconds > 0 ? { policies: await loadPolicySet(config.policies, io, config.annotationPrefix), intervalMs: config.auditIntervalSeconds * 1000 } : undefined;
-  if (audit) log.info({ policySet: audit.policies.digest, policies: audit.policies.policies.map((p) => `${p.name}@${p.version}`), intervalSeconds: config.auditIntervalSeconds }, 'background audit on');
-  const running = await startRecorder({
+  const registry = new Registry();
+  let running: Awaited<ReturnType<typeof startRecorder>> | undefined;
+  // The gate's loader, files and objects (a bad file fails the start, as it fails the gate's).
+  const auditPolicies =
+    config.auditIntervalSeconds > 0
+      ? await startAuditPolicies({ config, log, registry, env: io.env, cwd: io.cwd, onChange: (set) => running?.auditor?.setPolicies(set) })
+      : undefined;
+  const audit = auditPolicies ? { policies: auditPolicies.current(), intervalMs: config.auditIntervalSeconds * 1000 } : undefined;
+  if (audit) log.info({ source: config.policySource, policySet: audit.policies.digest, policies: audit.policies.policies.map((p) => `${p.name}@${p.version}`), intervalSeconds: config.auditIntervalSeconds }, 'background audit on');
+  running = await startRecorder({
+    registry,
     kubeConfig: loadKubeConfig(config.kubeconfig, io),
     log,
     ...(keyring ? { keyring } : {}),
@@ -137,8 +149,10 @@ export async function runRecordCommand(args: string[], io: CliIo, signals: NodeJ
       lease: { namespace: config.leaseNamespace, name: config.leaseName, identity: config.identity, ...DEFAULT_LEADER_TIMING },
     },
   });
+  // A set that arrived while the recorder started (onChange found no auditor yet).
+  if (auditPolicies && audit && auditPolicies.current() !== audit.policies) running.auditor?.setPolicies(auditPolicies.current());
   return new Promise<number>((done) => {
-    const stop = () => void running.stop().then(() => done(0));
+    const stop = () => void Promise.all([running?.stop(), auditPolicies?.stop()]).then(() => done(0));
     signals.once('SIGTERM', stop);
     signals.once('SIGINT', stop);
   });

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { TracegateError } from '../errors.js';
 import { kubeApiError, statusOf } from '../kube/api-error.js';
 import { abortableRequest, createSyncedInformer } from '../kube/informer.js';
-import type { Metrics } from '../metrics.js';
+import type { PolicyMetrics } from '../metrics.js';
 import { createClusterPolicyState, objectRef, type ClusterStateDeps, type PolicyOutcome } from './cluster-state.js';
 import { boundText } from './digest.js';
 import { desiredStatus } from './policy-status.js';
@@ -31,7 +31,7 @@ const FIELD_MANAGER = 'tracegate';
 const CONFLICT = 409;
 const NOT_FOUND = 404;
 
-/** The CustomObjectsApi calls made here; a real client or a test fake. */
+/** The CustomObjectsApi calls made here; a real client or a test fake (status writes only with `writeStatus`). */
 export type PolicyObjectsApi = Pick<CustomObjectsApi, 'listClusterCustomObject' | 'replaceClusterCustomObjectStatus'>;
 
 /** Inputs of {@link createClusterPolicies}. */
@@ -39,7 +39,13 @@ export interface ClusterPoliciesDeps extends ClusterStateDeps {
   kubeConfig: KubeConfig;
   api: PolicyObjectsApi;
   log: Logger;
-  metrics: Metrics;
+  metrics: PolicyMetrics;
+  /**
+   * Write each object's verdict into its status (default true). The gate's replicas do; readers that
+   * follow the same objects (the recorder's audit, the web view) do not: one writer of the status, and no
+   * write right for them.
+   */
+  writeStatus?: boolean;
   /** Receives every new set (the first after the first list). */
   onSet(set: PolicySet): void;
   now?: () => Date;
@@ -169,6 +175,7 @@ export function createClusterPolicies(deps: ClusterPoliciesDeps): ClusterPolicie
     for (const o of refused) if (o.fresh) report(o);
     if (result.changed || !loaded) deps.onSet(result.set);
     loaded = true;
+    if (deps.writeStatus === false) return;
     if (writing) writeAgain = true;
     else writing = writeStatuses().finally(() => (writing = undefined));
   }

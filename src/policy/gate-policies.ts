@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { GateConfig } from '../config.js';
-import type { Metrics } from '../metrics.js';
+import type { PolicyMetrics } from '../metrics.js';
 import { bundledPoliciesDir } from '../paths.js';
 import type { ClusterPolicies } from './cluster-policies.js';
 import { describePolicySet, type PolicySetView } from './describe.js';
@@ -19,8 +19,12 @@ export interface GatePoliciesDeps {
   config: Readonly<Pick<GateConfig, 'policySource' | 'policies' | 'kubeconfig'>>;
   loader: PolicyLoader;
   log: Logger;
-  metrics: Metrics;
+  metrics: PolicyMetrics;
   env: Readonly<Record<string, string | undefined>>;
+  /** Follow the objects without writing their status (the recorder's audit, the web view): see ClusterPoliciesDeps.writeStatus. */
+  readOnly?: boolean;
+  /** Called with every set installed after the first (the audit re-judges every workload on a change). */
+  onChange?: (set: PolicySet) => void;
   /** Where relative policy paths and the kubeconfig are resolved. */
   cwd: string;
   now?: () => Date;
@@ -28,8 +32,12 @@ export interface GatePoliciesDeps {
 
 /** The set in force, its readiness and its compliance view. */
 export interface GatePolicies {
-  /** Starts watching the cluster's objects (once the gate listens, so a failed start leaves no watch behind). */
-  start(): void;
+  /**
+   * Starts watching the cluster's objects (once the gate listens, so a failed start leaves no watch
+   * behind). Resolves when the first cluster set is in force (at once for files), or when stopped first;
+   * never rejects.
+   */
+  start(): Promise<void>;
   /** The set in force now; take it once per review. */
   current(): PolicySet;
   /** False until the first set from every configured source is in force. */
@@ -51,6 +59,7 @@ export async function createGatePolicies(deps: GatePoliciesDeps): Promise<GatePo
   let cluster: ClusterPolicies | undefined;
 
   function install(set: PolicySet): void {
+    const first = loadedAt === undefined;
     active = set;
     loadedAt = now();
     metrics.policyInfo.reset();
@@ -59,6 +68,7 @@ export async function createGatePolicies(deps: GatePoliciesDeps): Promise<GatePo
     metrics.policySetLoaded.set({ digest: set.digest }, loadedAt.getTime() / 1000);
     log.info({ source: mode, policies: set.policies.map((p) => `${p.name}@${p.version}=${p.digest}`), set: set.digest }, 'policies loaded');
     if (set.policies.length === 0) log.warn({ source: mode }, 'no policies: every change is admitted unjudged (create TracegatePolicy objects)');
+    if (!first) deps.onChange?.(set);
   }
 
   if (floor) install(floor);
@@ -78,15 +88,16 @@ export async function createGatePolicies(deps: GatePoliciesDeps): Promise<GatePo
       ...(floor ? { floor: floor.policies } : {}),
       log,
       metrics,
+      ...(deps.readOnly ? { writeStatus: false } : {}),
       onSet: install,
       now,
     });
   }
 
   return {
-    start() {
-      // Not awaited: readiness reports it, and list failures are retried and logged inside.
-      cluster?.start().then(
+    async start() {
+      // The gate does not await it (readiness reports it); list failures are retried and logged inside.
+      await cluster?.start().then(
         () => log.info({ source: mode }, 'policy objects synced'),
         (err: unknown) => log.info({ err: String((err as Error)?.message ?? err) }, 'policy objects stopped before their first sync'),
       );

@@ -24,6 +24,8 @@ export interface RecordCommandConfig {
   auditIntervalSeconds: number;
   /** Policy files or directories the audit judges against (empty: the bundled set), as the gate's --policies. */
   policies: string[];
+  /** Where the audit's policies come from, as the gate's --policy-source: files, cluster (TracegatePolicy objects, live) or both. */
+  policySource: 'files' | 'cluster' | 'both';
   /** Namespace label naming the tenant, and a pattern over namespace names: as the gate's. */
   tenantLabel: string;
   namespacePattern?: string;
@@ -55,6 +57,7 @@ export const RECORD_DEFAULTS = Object.freeze({
   // Hourly: a full pass lists every workload; changes in between are audited as the watch sees them.
   auditIntervalSeconds: 3600,
   policies: [] as string[],
+  policySource: 'files' as const,
   tenantLabel: `${DEFAULT_ANNOTATION_PREFIX}tenant`,
   logLevel: 'info' as const,
 });
@@ -74,7 +77,7 @@ const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$';
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['namespaces', 'historyMax', 'leaseNamespace', 'leaseName', 'identity', 'metricsPort', 'annotationPrefix', 'restoreRollbacks', 'auditIntervalSeconds', 'policies', 'tenantLabel', 'logLevel'],
+  required: ['namespaces', 'historyMax', 'leaseNamespace', 'leaseName', 'identity', 'metricsPort', 'annotationPrefix', 'restoreRollbacks', 'auditIntervalSeconds', 'policies', 'policySource', 'tenantLabel', 'logLevel'],
   properties: {
     kubeconfig: { type: 'string', minLength: 1 },
     namespaces: { type: 'array', items: { type: 'string', pattern: DNS_LABEL, maxLength: 63 } },
@@ -89,6 +92,7 @@ const schema = {
     restoreRollbacks: { type: 'boolean' },
     auditIntervalSeconds: { type: 'integer', minimum: 0 },
     policies: { type: 'array', items: { type: 'string', minLength: 1 } },
+    policySource: { enum: ['files', 'cluster', 'both'] },
     tenantLabel: { type: 'string', minLength: 1, maxLength: 317 },
     namespacePattern: { type: 'string', minLength: 1 },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
@@ -128,7 +132,7 @@ function seconds(value: string | undefined): number | string | undefined {
 
 /** The flags and environment a `tracegate record` process got. */
 export interface RecordInputs {
-  flags: Partial<Record<'kubeconfig' | 'historyMax' | 'leaseNamespace' | 'leaseName' | 'identity' | 'metricsPort' | 'annotationPrefix' | 'provenanceKeyDir' | 'restoreRollbacks' | 'auditInterval' | 'tenantLabel' | 'namespacePattern' | 'logLevel' | 'tlsSecret' | 'webhookConfiguration' | 'certCheckInterval', string>> & { namespaces?: string[]; policies?: string[]; rotateCerts?: boolean };
+  flags: Partial<Record<'kubeconfig' | 'historyMax' | 'leaseNamespace' | 'leaseName' | 'identity' | 'metricsPort' | 'annotationPrefix' | 'provenanceKeyDir' | 'restoreRollbacks' | 'auditInterval' | 'policySource' | 'tenantLabel' | 'namespacePattern' | 'logLevel' | 'tlsSecret' | 'webhookConfiguration' | 'certCheckInterval', string>> & { namespaces?: string[]; policies?: string[]; rotateCerts?: boolean };
   env: Readonly<Record<string, string | undefined>>;
   hostname: string;
 }
@@ -148,6 +152,7 @@ export function buildRecordConfig(inputs: RecordInputs): Readonly<RecordCommandC
     restoreRollbacks: bool(flags.restoreRollbacks) ?? RECORD_DEFAULTS.restoreRollbacks,
     auditIntervalSeconds: seconds(flags.auditInterval ?? env.TRACEGATE_AUDIT_INTERVAL) ?? RECORD_DEFAULTS.auditIntervalSeconds,
     policies: flags.policies ?? (env.TRACEGATE_POLICIES ? env.TRACEGATE_POLICIES.split(',').filter(Boolean) : []),
+    policySource: flags.policySource ?? env.TRACEGATE_POLICY_SOURCE ?? RECORD_DEFAULTS.policySource,
     tenantLabel: flags.tenantLabel ?? env.TRACEGATE_TENANT_LABEL ?? RECORD_DEFAULTS.tenantLabel,
     logLevel: flags.logLevel ?? env.TRACEGATE_LOG_LEVEL ?? RECORD_DEFAULTS.logLevel,
   };

@@ -1,8 +1,9 @@
 /** The recorder's Prometheus metrics, on a registry of its own. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
-export function createRecorderMetrics(opts: { defaults?: boolean } = {}) {
-  const registry = new Registry();
+/** `registry`: one shared with metrics made before the recorder starts (the audit's policy watch); default a new one. */
+export function createRecorderMetrics(opts: { defaults?: boolean; registry?: Registry } = {}) {
+  const registry = opts.registry ?? new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'tracegate_recorder_' });
   return {
     registry,

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AdmissionregistrationV1Api, AppsV1Api, BatchV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, makeInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { KubeObject } from '../k8s/types.js';
 import { DEFAULT_RETRY, type RetryOptions } from '../kube/retry.js';
 import type { MacKeyring } from '../provenance/mac.js';
@@ -116,9 +117,11 @@ export async function startRecorder(deps: {
   keyring?: MacKeyring;
   /** Told about every processed workload state and deletion (diagnostics and tests). */
   onProcessed?: (event: ProcessedEvent) => void;
+  /** The registry /metrics serves, when metrics were made on it before the start (default: a new one). */
+  registry?: Registry;
 }): Promise<RunningRecorder> {
   const { kubeConfig: kc, config, log } = deps;
-  const metrics = createRecorderMetrics();
+  const metrics = createRecorderMetrics(deps.registry ? { registry: deps.registry } : {});
   const core = kc.makeApiClient(CoreV1Api);
   const storage = createSecretDriver({
     core,

@@ -143,6 +143,8 @@ function auditRules(namespaceVerb: 'list' | 'get'): Obj[] {
   ];
 }
 const AUDIT_SUMMARY = [{ apiGroups: ['wgpolicyk8s.io'], resources: ['clusterpolicyreports'], verbs: ['get', 'list', 'create', 'update'] }];
+/** policies.source cluster or both: the audit follows the TracegatePolicy objects, read-only. */
+const AUDIT_POLICIES = [{ apiGroups: ['tracegate.io'], resources: ['tracegatepolicies'], verbs: ['list', 'watch'] }];
 const WEBHOOK_CA = [
   { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], resourceNames: ['tracegate'], verbs: ['get', 'patch'] },
 ];
@@ -230,7 +232,6 @@ describe('helm template with the default values', () => {
       'ClusterRoleBinding tracegate-deletion-notes', 'ClusterRoleBinding tracegate-namespace-reader', 'ClusterRoleBinding tracegate-policy-reader',
       'ClusterRoleBinding tracegate-recorder', 'ClusterRoleBinding tracegate-recorder-audit', 'ClusterRoleBinding tracegate-recorder-audit-summary',
       'ClusterRoleBinding tracegate-recorder-webhook-ca',
-      'ConfigMap tracegate-audit-policies',
       'CustomResourceDefinition clusterpolicyreports.wgpolicyk8s.io', 'CustomResourceDefinition policyreports.wgpolicyk8s.io',
       'Deployment tracegate', 'Deployment tracegate-recorder', 'FlowSchema tracegate-rollback', 'MutatingWebhookConfiguration tracegate',
       'NetworkPolicy tracegate', 'NetworkPolicy tracegate-recorder', 'PodDisruptionBudget tracegate', 'PodDisruptionBudget tracegate-recorder',
@@ -344,7 +345,7 @@ describe('RBAC: exactly what each component needs, bound to its own ServiceAccou
     assert.deepEqual(grants(docs, ns, 'tracegate-recorder'), {
       'ClusterRole tracegate-recorder': recorderRules(['get', 'list', 'watch', 'update']),
       'ClusterRole tracegate-recorder-audit': auditRules('list'),
-      'ClusterRole tracegate-recorder-audit-summary': AUDIT_SUMMARY,
+      'ClusterRole tracegate-recorder-audit-summary': [...AUDIT_SUMMARY, ...AUDIT_POLICIES],
       [`Role tracegate-recorder-leader@${ns}`]: LEADER,
       [`Role tracegate-recorder-certs@${ns}`]: CERTS_SECRET,
       'ClusterRole tracegate-recorder-webhook-ca': WEBHOOK_CA,
@@ -378,7 +379,7 @@ describe('RBAC: exactly what each component needs, bound to its own ServiceAccou
       'ClusterRole tracegate-recorder-audit@team-a': auditRules('get'),
       'ClusterRole tracegate-recorder-audit@team-b': auditRules('get'),
       // The summary is cluster-scoped, and the audit asks whether the PolicyReport API is served with a cluster-wide list of one.
-      'ClusterRole tracegate-recorder-audit-summary': [...AUDIT_SUMMARY, { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: ['list'] }],
+      'ClusterRole tracegate-recorder-audit-summary': [...AUDIT_SUMMARY, ...AUDIT_POLICIES, { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports'], verbs: ['list'] }],
       'Role tracegate-recorder-leader@tracegate': LEADER,
     });
     assert.equal(docs.filter((d) => d.kind === 'ClusterRoleBinding' && ['tracegate-recorder', 'tracegate-recorder-audit'].includes(d.roleRef.name)).length, 0);
@@ -576,56 +577,29 @@ describe('background audit (audit.*): PolicyReports written by the recorder', ()
     const c = recorderContainer(docs);
     assert.equal(flag(c, 'audit-interval'), '30m');
     assert.equal(flag(c, 'tenant-label'), 'example.com/team');
-    assert.deepEqual((c.args as string[]).filter((a) => a.startsWith('--policies=')), ['--policies=/etc/tracegate/audit-policies']);
-    const mount = (c.volumeMounts as Obj[]).find((m) => m.name === 'audit-policies');
-    assert.deepEqual(mount, { name: 'audit-policies', mountPath: '/etc/tracegate/audit-policies', readOnly: true });
-    const volume = (named(docs, 'Deployment', 'tracegate-recorder').spec.template.spec.volumes as Obj[]).find((v) => v.name === 'audit-policies');
-    assert.equal(volume?.configMap.name, named(docs, 'ConfigMap', 'tracegate-audit-policies').metadata.name);
+    assert.equal(flag(c, 'policy-source'), 'cluster');
+    assert.equal((c.args as string[]).some((a) => a.startsWith('--policies')), false, 'the objects, not a copy');
+    assert.equal(docs.some((d) => d.kind === 'ConfigMap'), false);
     assert.equal(await runRecordCommand([...(c.args as string[]).slice(1), '--help'], quietIo), 0);
-    // What the recorder makes of them: 30 minutes, the label, the directory.
+    // What the recorder makes of them: 30 minutes, the label, the source.
     const values = Object.fromEntries((c.args as string[]).slice(1).filter((a) => a.includes('=')).map((a) => a.slice(2).split(/=(.*)/s).slice(0, 2)));
-    const config = buildRecordConfig({ flags: { auditInterval: values['audit-interval'], tenantLabel: values['tenant-label'], policies: [values.policies] }, env: {}, hostname: 'h' });
+    const config = buildRecordConfig({ flags: { auditInterval: values['audit-interval'], tenantLabel: values['tenant-label'], policySource: values['policy-source'] }, env: {}, hostname: 'h' });
     assert.equal(config.auditIntervalSeconds, 1800);
     assert.equal(config.tenantLabel, 'example.com/team');
+    assert.equal(config.policySource, 'cluster');
   });
 
-  it("the audit's policy files are the chart's TracegatePolicy objects, and load with the gate's own loader", async () => {
-    const ns = 'policy-system';
-    const docs = await render(['policies.extra[0].metadata.name=team-a', 'policies.extra[0].spec.rules[0].id=r', 'policies.extra[0].spec.rules[0].action=warn', 'policies.extra[0].spec.rules[0].revisionHistory.minimum=3'], ns);
-    const objects = docs.filter((d) => d.kind === 'TracegatePolicy');
-    const data = named(docs, 'ConfigMap', 'tracegate-audit-policies').data as Record<string, string>;
-    assert.deepEqual(Object.keys(data).sort(), objects.map((o) => `${o.metadata.name}.yaml`).sort());
-    for (const o of objects) {
-      const file = parse(data[`${o.metadata.name}.yaml`]!) as Obj;
-      assert.deepEqual(file, { apiVersion: 'tracegate.io/v1alpha1', kind: 'TracegatePolicy', metadata: { name: o.metadata.name }, spec: o.spec }, o.metadata.name);
-    }
-    const dir = await mkdtemp(join(tmpdir(), 'tracegate-audit-policies-'));
-    try {
-      for (const [name, text] of Object.entries(data)) await writeFile(join(dir, name), text);
-      const set = await (await policyLoader()).load([dir], dir);
-      assert.deepEqual(set.policies.map((p) => p.name), objects.map((o) => o.metadata.name).sort());
-      // The provenance policy trusts this release's recorder, in the audit's copy as in the object.
-      assert.deepEqual(parse(data['provenance.yaml']!).spec.rules[0].provenance.trustedUsers, [`system:serviceaccount:${ns}:tracegate-recorder`]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('policies from files: the bundled policies in the image (no copy); both: the image files plus a copy of policies.extra', async () => {
+  it('the audit follows the policy source of the gate: files → the image files and no policy rights; both → the objects too, read-only', async () => {
     const files = await render(['policies.source=files']);
-    assert.equal(files.some((d) => d.kind === 'ConfigMap'), false);
-    assert.equal((recorderContainer(files).args as string[]).some((a) => a.startsWith('--policies')), false);
+    assert.equal(flag(recorderContainer(files), 'policy-source'), 'files');
     assert.equal(flag(recorderContainer(files), 'audit-interval'), '1h');
-    const both = await render(['policies.source=both', 'policies.extra[0].metadata.name=team-a', 'policies.extra[0].spec.rules[0].id=r', 'policies.extra[0].spec.rules[0].action=warn', 'policies.extra[0].spec.rules[0].revisionHistory.minimum=3']);
-    assert.deepEqual((recorderContainer(both).args as string[]).filter((a) => a.startsWith('--policies=')), ['--policies=/app/policies', '--policies=/etc/tracegate/audit-policies']);
-    assert.deepEqual(Object.keys(named(both, 'ConfigMap', 'tracegate-audit-policies').data), ['team-a.yaml'], 'the bundled ones are the image files');
-    const bothBare = await render(['policies.source=both']);
-    assert.deepEqual((recorderContainer(bothBare).args as string[]).filter((a) => a.startsWith('--policies=')), ['--policies=/app/policies']);
-    // /app/policies is where the image keeps the bundled policies: the Dockerfile's WORKDIR and COPY.
-    const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
-    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-    assert.match(runtime, /^WORKDIR \/app$/m);
-    assert.match(runtime, /^COPY policies \.\/policies$/m);
+    assert.equal(permits(files, 'tracegate', 'tracegate-recorder', { verb: 'list', group: 'tracegate.io', resource: 'tracegatepolicies', ns: '' }), false);
+    const both = await render(['policies.source=both']);
+    assert.equal(flag(recorderContainer(both), 'policy-source'), 'both');
+    for (const verb of ['list', 'watch']) assert.ok(permits(both, 'tracegate', 'tracegate-recorder', { verb, group: 'tracegate.io', resource: 'tracegatepolicies', ns: '' }), verb);
+    for (const verb of ['get', 'update', 'patch']) {
+      for (const resource of ['tracegatepolicies', 'tracegatepolicies/status']) assert.equal(permits(both, 'tracegate', 'tracegate-recorder', { verb, group: 'tracegate.io', resource, ns: '' }), false, `${verb} ${resource}`);
+    }
   });
 
   it('installs the PolicyReport CRDs as manifests/crds has them, kept on uninstall, and none with audit.installCRDs=false', async () => {
@@ -642,11 +616,13 @@ describe('background audit (audit.*): PolicyReports written by the recorder', ()
     }
   });
 
-  it('audit.enabled=false, or nothing to judge: --audit-interval=0 and no Pod or PolicyReport rights', async () => {
-    for (const sets of [['audit.enabled=false'], ['policies.bundled=false']]) {
+  it('audit.enabled=false: --audit-interval=0 and no Pod or PolicyReport rights', async () => {
+    // No policy installed by the chart is no reason to stop: TracegatePolicy objects applied later are followed live.
+    assert.equal(flag(recorderContainer(await render(['policies.bundled=false'])), 'audit-interval'), '1h');
+    for (const sets of [['audit.enabled=false']]) {
       const docs = await render(sets);
       assert.equal(flag(recorderContainer(docs), 'audit-interval'), '0', sets.join(' '));
-      assert.equal((recorderContainer(docs).args as string[]).some((a) => a.startsWith('--policies') || a.startsWith('--tenant-label')), false);
+      assert.equal((recorderContainer(docs).args as string[]).some((a) => a.startsWith('--policies') || a.startsWith('--policy-source') || a.startsWith('--tenant-label')), false);
       assert.equal(docs.some((d) => d.kind === 'ConfigMap' || d.metadata.name.startsWith('tracegate-recorder-audit')), false, sets.join(' '));
       assert.equal(buildRecordConfig({ flags: { auditInterval: '0' }, env: {}, hostname: 'h' }).auditIntervalSeconds, 0, 'the recorder reads 0 as off');
     }

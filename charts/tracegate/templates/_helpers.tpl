@@ -135,30 +135,11 @@ Call with (dict "root" $ "bundled" true|false).
 {{- end }}
 
 {{/*
-The policies the recorder's audit judges, so it judges what the gate enforces. `tracegate record` reads
-policy files only (-p), never TracegatePolicy objects, so the chart hands it a copy of the objects it
-installs (the ConfigMap tracegate-audit-policies):
-  files   — no -p: the bundled policies in the image, the gate's own default;
-  cluster — the copy of all the chart's TracegatePolicy objects;
-  both    — the image's files (/app/policies, the Dockerfile's WORKDIR + COPY policies) and the copy of
-            policies.extra, as the gate adds the objects to its files.
-A policy applied later with kubectl alone is enforced by the gate but not audited until it is in the
-chart's values. Returns JSON {"args": [...], "objects": [...], "enabled": bool}; enabled is false when
-audit.enabled is off or there is nothing to judge (source cluster without bundled or extra policies).
+The policies the recorder's audit judges: what the gate enforces, from the same source
+(`--policy-source`, the image's files and/or the TracegatePolicy objects, followed live and read-only).
+Returns JSON {"args": [...], "enabled": bool, "cluster": bool}; cluster: the recorder reads the objects.
 */}}
 {{- define "tracegate.audit" -}}
-{{- $source := .Values.policies.source }}
-{{- $objects := list }}
-{{- $args := list }}
-{{- if eq $source "cluster" }}
-{{- $objects = include "tracegate.policyObjects" (dict "root" . "bundled" .Values.policies.bundled) | fromJsonArray }}
-{{- else if eq $source "both" }}
-{{- $objects = include "tracegate.policyObjects" (dict "root" . "bundled" false) | fromJsonArray }}
-{{- $args = append $args "--policies=/app/policies" }}
-{{- end }}
-{{- if $objects }}
-{{- $args = append $args "--policies=/etc/tracegate/audit-policies" }}
-{{- end }}
-{{- $enabled := and .Values.audit.enabled (or (ne $source "cluster") (gt (len $objects) 0)) }}
-{{- toJson (dict "args" $args "objects" (ternary $objects list $enabled) "enabled" $enabled) -}}
+{{- $args := list (printf "--policy-source=%s" .Values.policies.source) }}
+{{- toJson (dict "args" $args "enabled" .Values.audit.enabled "cluster" (ne .Values.policies.source "files")) -}}
 {{- end }}
