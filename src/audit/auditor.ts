@@ -13,59 +13,22 @@
  * Memory: the compact audits (a few hundred bytes per workload; bench/audit.ts measures it), a digest
  * and resourceVersion per report written, and one namespace's report while it is built and written.
  */
-import type { Logger } from 'pino';
 import type { KubeObject } from '../k8s/types.js';
-import type { AuditMetrics } from '../metrics.js';
 import { createParseMemo, type ParseMemo } from '../policy/rules/context.js';
 import type { CompiledPolicy, PolicySet } from '../policy/types.js';
-import type { TenancyOptions } from '../tenancy/resolve.js';
 import { isWorkloadKind } from '../workload/pod-template.js';
 import { createNamespaceTenants } from './namespace-tenants.js';
 import { addToTotals, buildClusterReport, buildReport, emptySummary, type RuleTotals, type Summary } from './report.js';
-import type { KnownReport, ReportStore, SaveOutcome } from './report-store.js';
+import type { KnownReport, SaveOutcome } from './report-store.js';
 import { auditResults, countResults, isAuditedWorkload, sameAudit, workloadRefOf, type WorkloadAudit } from './results.js';
-import type { WorkloadSource } from './workload-source.js';
+import type { AuditorDeps, PassStats } from './auditor-types.js';
 
 /** A rollout touches its workload several times within a second: one report write covers them. */
 export const DEFAULT_FLUSH_DELAY_MS = 1_000;
 /** How soon a pass that found the PolicyReport CRDs missing looks again (capped by the interval). */
 export const DEFAULT_UNAVAILABLE_RETRY_MS = 60_000;
 
-export interface AuditorConfig {
-  /** Time between full passes (> 0; a disabled audit has no auditor). */
-  intervalMs: number;
-  /** tracegate's annotation prefix. */
-  prefix: string;
-  flushDelayMs?: number;
-  unavailableRetryMs?: number;
-}
-
-export interface AuditorDeps {
-  source: WorkloadSource;
-  store: ReportStore;
-  log: Logger;
-  metrics?: AuditMetrics;
-  /** The policy set the gate enforces, as loaded at start; {@link Auditor.setPolicies} swaps it. */
-  policies: PolicySet;
-  /** How a namespace names its tenant (a label, or a pattern over names), as the gate's --tenant-label and --namespace-pattern. */
-  tenancy?: TenancyOptions;
-  /** Whether this replica may write (holds the Lease); checked before every report write. */
-  canWrite: () => boolean;
-  config: AuditorConfig;
-  now?: () => Date;
-}
-
-/** What one full pass did. */
-export interface PassStats {
-  namespaces: number;
-  /** Objects listed (owned ones included) and workloads audited. */
-  listed: number;
-  workloads: number;
-  results: Summary;
-  writes: Record<SaveOutcome, number>;
-  errors: number;
-  durationMs: number;
-}
+export type { AuditorConfig, AuditorDeps, PassStats } from './auditor-types.js';
 
 class Abandoned extends Error {}
 
