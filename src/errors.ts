@@ -26,7 +26,7 @@ export const errorTable = {
   LISTEN_FAILED: { exit: 1, http: 500, summary: 'the gate cannot listen on its address and port (in use, or not permitted)' },
   PROVENANCE_KEY: { exit: 2, http: 500, summary: 'the provenance MAC keys are missing or unusable' },
   KUBE_API: { exit: 1, http: 500, summary: 'Kubernetes API call failed' },
-  RELEASE_TOO_LARGE: { exit: 1, http: 500, summary: 'a Helm release record would exceed the 1 MiB Secret limit' },
+  RELEASE_TOO_LARGE: { exit: 1, http: 500, summary: 'a Helm release record would exceed the 1 MiB Secret limit, or the records read for a page or export inflate past the reader\'s limit (8 MiB each, 32 MiB per release)' },
   RELEASE_CORRUPT: { exit: 1, http: 500, summary: 'a Helm release record cannot be decoded' },
   RELEASE_INVALID: { exit: 1, http: 500, summary: 'a Helm release record would not be readable by Helm' },
   RELEASE_NOT_FOUND: { exit: 2, http: 404, summary: 'no such workload, release or revision: nothing recorded' },

@@ -8,7 +8,7 @@ import { DEFAULT_ANNOTATION_PREFIX } from '../policy/defaults.js';
 import { formatHistoryTable, historyRows, type HistoryRow } from '../recorder/history.js';
 import { ownershipOf } from '../recorder/ownership.js';
 import { defaultAdoptedName, releaseOf, type ReleaseRef } from '../recorder/record-context.js';
-import { createSecretDriver } from '../recorder/secret-driver.js';
+import { READER_LIMITS, createSecretDriver } from '../recorder/secret-driver.js';
 import type { StoredRelease } from '../recorder/storage.js';
 import { allEntries, type TrailObject } from '../recorder/trail.js';
 import { createTrailStore } from '../recorder/trail-store.js';
@@ -20,7 +20,9 @@ export const HISTORY_USAGE = `Usage: tracegate history [NAMESPACE/][KIND/]NAME [
 
 Show every recorded change of a workload — Helm's own revisions and the changes tracegate recorded,
 including revisions Helm has pruned and workloads that were deleted — with time, status, verdict
-(verified / unverified / break-glass), tenant, commit, approver, user, tool and what changed.
+(verified / unverified / break-glass), tenant, commit, approver, whether a signed approval or CI token
+proved that approver (APPROVAL verified / unverified; re-check one with tracegate verify --revision N),
+user, tool and what changed.
 KIND is any workload kind (deployment, statefulset, daemonset, replicaset, job, cronjob,
 replicationcontroller, or their short names); without it, a Deployment.
 
@@ -66,10 +68,11 @@ export async function readWorkloadRecord(kc: KubeConfig, ref: WorkloadRef, prefi
   // The live object says which release it belongs to; a deleted one's trail remembers it.
   let release: ReleaseRef | undefined;
   if (live && ownership?.type !== 'managed') release = releaseOf(live, defaultAdoptedName);
-  else if (!live && head?.spec.release) release = { ...head.spec.release, adopted: false };
+  else if (!live && head?.spec.release && head.spec.release.namespace === ref.namespace) release = { ...head.spec.release, adopted: false };
   let history: StoredRelease[] = [];
   if (release) {
-    const storage = createSecretDriver({ core: kc.makeApiClient(CoreV1Api) });
+    // A reader's limits: any tenant who may write Secrets in the namespace can plant inflating records.
+    const storage = createSecretDriver({ core: kc.makeApiClient(CoreV1Api), limits: READER_LIMITS });
     history = await storage.history(release.namespace, release.name);
     if (release.adopted && !history.length) {
       // An adopted name a foreign release already used: tracegate recorded under `<name>-tracegate`.

@@ -12,7 +12,8 @@ import { readSigningKey } from '../approval/sign.js';
 import { TracegateError } from '../errors.js';
 import { statusOf } from '../kube/api-error.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../policy/defaults.js';
-import { createSecretDriver } from '../recorder/secret-driver.js';
+import { boundText } from '../policy/digest.js';
+import { createSecretDriver, READER_LIMITS } from '../recorder/secret-driver.js';
 import { exportDigest, renderCsv, renderJson, type ExportMeta } from '../report/export.js';
 import { createChangeSource, MAX_ROWS, type ChangeQuery } from '../report/query.js';
 import { renderDigestFile, signExport, verifyExport, type ExportClaims } from '../report/signature.js';
@@ -21,7 +22,7 @@ import { loadKubeConfig } from './kube-client.js';
 import { loadPolicySet } from './policies-option.js';
 
 export const REPORT_USAGE = `Usage: tracegate report (--tenant TENANT | --namespace NS… | --all-tenants) [--since TIME] [--until TIME] [-o csv|json] [options]
-       tracegate report verify EXPORT --digest FILE [--jwks FILE]
+       tracegate report verify EXPORT --digest FILE (--jwks FILE | --digest-only)
 
 Export the change history — who changed what, when, with which commit, approver and verdict
 (verified / unverified / break-glass), images before and after — of a tenant's workloads over the
@@ -54,7 +55,8 @@ Options:
 
 verify: checks EXPORT against the digest file: its sha256, and with --jwks that a trusted key signed
 exactly that digest and period. Always pass --jwks: an unsigned digest proves nothing against
-someone who could edit both files. Exits 0 when it verifies, 1 when it does not.
+someone who could edit both files. A signed digest file without --jwks is refused (exit 1) unless
+--digest-only says to check the bytes only. Exits 0 when it verifies, 1 when it does not.
 
 Examples:
   tracegate report --tenant team-a --since 2026-10-01 --until 2026-11-01 -o csv --out team-a.csv \\
@@ -81,6 +83,7 @@ const OPTIONS = {
   'annotation-prefix': { type: 'string' },
   digest: { type: 'string' },
   jwks: { type: 'string' },
+  'digest-only': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -123,9 +126,10 @@ async function readText(path: string, io: CliIo, what: string): Promise<string> 
   }
 }
 
-async function runVerify(values: { digest?: string | undefined; jwks?: string | undefined }, files: string[], io: CliIo): Promise<number> {
+async function runVerify(values: { digest?: string | undefined; jwks?: string | undefined; 'digest-only'?: boolean | undefined }, files: string[], io: CliIo): Promise<number> {
   if (files.length !== 1) throw usage('give exactly one export file to verify');
   if (values.digest === undefined) throw usage('--digest FILE is required: the digest file written with the export');
+  if (values['digest-only'] && values.jwks !== undefined) throw usage('--digest-only checks the bytes only; do not combine it with --jwks');
   let bytes: Buffer;
   try {
     bytes = await readFile(resolve(io.cwd, files[0]!));
@@ -147,19 +151,23 @@ async function runVerify(values: { digest?: string | undefined; jwks?: string | 
       throw err instanceof TracegateError ? err : new TracegateError('APPROVAL_KEYS', (err as Error).message);
     }
   }
+  const signed = typeof digestFile === 'object' && digestFile !== null && 'jws' in digestFile;
+  // A signature nobody checks must not read as a pass: its claims are whatever the file says.
+  if (signed && keys === undefined && !values['digest-only']) throw new TracegateError('EXPORT_INVALID', 'signed digest: pass --jwks FILE to check the signature (or --digest-only to check the bytes only)');
   const result = await verifyExport(bytes, digestFile, keys);
   if (!result.ok) throw new TracegateError('EXPORT_INVALID', `not verified: ${result.reason}`);
   const c = result.claims;
-  const scope = [c.tenant !== null && c.tenant !== undefined ? `tenant ${c.tenant}` : 'all tenants', c.namespaces?.length ? `namespaces ${c.namespaces.join(', ')}` : ''].filter(Boolean).join(', ');
-  const period = `${c.since ?? 'the beginning'} to ${c.until ?? c.generatedAt}`;
-  const signed = typeof digestFile === 'object' && digestFile !== null && 'jws' in digestFile;
+  // Type-checked by verifyExport; still printed through boundText, as every value read from a file.
+  const shown = (v: unknown) => boundText(v);
+  const scope = [c.tenant !== null && c.tenant !== undefined ? `tenant ${shown(c.tenant)}` : 'all tenants', c.namespaces?.length ? `namespaces ${c.namespaces.map(shown).join(', ')}` : ''].filter(Boolean).join(', ');
+  const period = `${shown(c.since ?? 'the beginning')} to ${shown(c.until ?? c.generatedAt)}`;
   const how =
     result.signedBy !== undefined
-      ? `signed by key ${result.signedBy}`
+      ? `signed by key ${shown(result.signedBy)}`
       : signed
-        ? 'digest only: the signature was NOT checked (pass --jwks)'
+        ? 'digest only (--digest-only): the signature was NOT checked'
         : 'digest only, NOT signed (tamper-evident only with a signed digest and --jwks)';
-  io.stdout(`verified: ${c.format} export of ${scope}, ${period}, ${c.rows} rows${c.truncated ? ' (truncated)' : ''}, made ${c.generatedAt}; ${c.sha256}; ${how}\n`);
+  io.stdout(`verified: ${shown(c.format)} export of ${scope}, ${period}, ${shown(c.rows)} rows${c.truncated ? ' (truncated)' : ''}, made ${shown(c.generatedAt)}; ${shown(c.sha256)}; ${how}\n`);
   return 0;
 }
 
@@ -172,7 +180,7 @@ export async function runReportCommand(args: string[], io: CliIo): Promise<numbe
   }
   if (positionals[0] === 'verify') return runVerify(values, positionals.slice(1), io);
   if (positionals.length) throw usage(`unexpected argument ${JSON.stringify(positionals[0])}; did you mean 'tracegate report verify FILE'?`);
-  if (values.digest !== undefined || values.jwks !== undefined) throw usage('--digest and --jwks belong to tracegate report verify');
+  if (values.digest !== undefined || values.jwks !== undefined || values['digest-only']) throw usage('--digest, --jwks and --digest-only belong to tracegate report verify');
   const format = values.output;
   if (format !== 'csv' && format !== 'json') throw usage(`unknown output format ${JSON.stringify(format)}; use csv or json`);
   const namespaces = values.namespace;
@@ -190,7 +198,13 @@ export async function runReportCommand(args: string[], io: CliIo): Promise<numbe
   const policyDigest = values.policies === undefined ? undefined : (await loadPolicySet(values.policies, io, prefix)).digest;
 
   const kc = loadKubeConfig(values.kubeconfig, io);
-  const secrets = values['trail-only'] ? undefined : createSecretDriver({ core: kc.makeApiClient(CoreV1Api) });
+  // Readers' limits: the records are any tenant's to write, and an export must not inflate bombs.
+  const secrets = values['trail-only'] ? undefined : createSecretDriver({
+        core: kc.makeApiClient(CoreV1Api),
+        limits: READER_LIMITS,
+        // The Secret's name only: the decoder's reason may quote the record, which is Secret data.
+        onSkip: (s) => io.stderr(`tracegate report: warning: skipped release record ${s.namespace}/${s.key}: undecodable or over the read limit\n`),
+      });
   const source = createChangeSource({
     trails: kc.makeApiClient(CustomObjectsApi),
     prefix,

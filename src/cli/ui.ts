@@ -2,14 +2,16 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import { TracegateError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../policy/defaults.js';
-import { createSecretDriver } from '../recorder/secret-driver.js';
+import { createSecretDriver, READER_LIMITS } from '../recorder/secret-driver.js';
+import { ReleaseReadLimitError } from '../recorder/storage.js';
 import { exportDigest, renderCsv, renderJson } from '../report/export.js';
 import { createChangeSource } from '../report/query.js';
 import type { ChangeSource, Exporter } from '../ui/data.js';
-import { startUi } from '../ui/start.js';
+import { skippedRecordLogger, startUi } from '../ui/start.js';
 import type { CliIo } from './io.js';
 import { loadKubeConfig } from './kube-client.js';
 
@@ -21,7 +23,8 @@ and UNVERIFIED highlighted; filter, sort, CSV/JSON export with a digest), the vi
 list now, and each workload's trail with the exact manifest and diff of every revision.
 Users sign in with a Kubernetes bearer token (checked with TokenReview) or send it as
 Authorization: Bearer; what they see is decided by SubjectAccessReview: a tenant's changes where they
-may list changetrails.tracegate.io, manifests where they may also get secrets.
+may list changetrails.tracegate.io, Helm's records (statuses, manifests) where they may also get
+secrets. Only a release in the workload's own namespace is ever read.
 
 Options:
       --listen HOST:PORT      listen address (0.0.0.0:9443)
@@ -34,6 +37,8 @@ Options:
                               tokenreviews and subjectaccessreviews create (system:auth-delegator)
       --prefix P              prefix of tracegate's annotations and labels (tracegate.io/)
       --tenant-label KEY      namespace label naming the tenant (tracegate.io/tenant)
+      --token-audience AUD    accept only tokens issued for this audience (repeatable; TokenReview
+                              spec.audiences): kubectl create token SA --audience AUD
   -p, --policies PATH         policy file or directory, repeatable (the bundled policies), as the gate
       --policy-source SRC     files (default), cluster or both, as the gate
       --log-level LEVEL       info (default), debug, warn, error, silent
@@ -57,13 +62,18 @@ function parseListen(text: string): { host: string; port: number } {
  * The report module's change source over the trails, joined with the Helm records for their statuses
  * (as `tracegate report` reads them), and its renderers: the view exports the same bytes.
  */
-function reportSources(kc: KubeConfig, prefix: string): { changes: ChangeSource; exporter: Exporter } {
-  const storage = createSecretDriver({ core: kc.makeApiClient(CoreV1Api) });
+function reportSources(kc: KubeConfig, prefix: string, log: Logger): { changes: ChangeSource; exporter: Exporter } {
+  const storage = createSecretDriver({ core: kc.makeApiClient(CoreV1Api), limits: READER_LIMITS, onSkip: skippedRecordLogger(log) });
   const changes = createChangeSource({
     trails: kc.makeApiClient(CustomObjectsApi),
     prefix,
-    // A release whose records cannot be read leaves its rows with the trail's own statuses.
-    releases: (namespace, name) => storage.history(namespace, name).catch(() => undefined),
+    // A release whose records cannot be read leaves its rows with the trail's own statuses; records
+    // over the read limit are said so (413), never silently left out.
+    releases: (namespace, name) =>
+      storage.history(namespace, name).catch((err: unknown) => {
+        if (err instanceof ReleaseReadLimitError) throw err;
+        return undefined;
+      }),
   });
   return { changes, exporter: { csv: renderCsv, json: renderJson, digest: exportDigest } };
 }
@@ -82,6 +92,7 @@ export async function runUiCommand(args: string[], io: CliIo, signals: NodeJS.Ev
       kubeconfig: { type: 'string' },
       prefix: { type: 'string', default: DEFAULT_ANNOTATION_PREFIX },
       'tenant-label': { type: 'string' },
+      'token-audience': { type: 'string', multiple: true },
       policies: { type: 'string', short: 'p', multiple: true },
       'policy-source': { type: 'string', default: 'files' },
       'log-level': { type: 'string', default: 'info' },
@@ -100,11 +111,12 @@ export async function runUiCommand(args: string[], io: CliIo, signals: NodeJS.Ev
   if (source === 'cluster' && values.policies?.length) throw new TracegateError('USAGE', 'policy files are not read with --policy-source cluster; use both');
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new TracegateError('USAGE', 'give --tls-cert and --tls-key together');
   if (values['tls-dir'] && values['tls-cert']) throw new TracegateError('USAGE', 'give either --tls-dir or --tls-cert/--tls-key');
+  if (values['token-audience']?.some((a) => !/^\S{1,253}$/.test(a))) throw new TracegateError('USAGE', '--token-audience: a non-empty audience without spaces');
   const tlsDir = values['tls-dir'];
   const prefix = values.prefix;
   const kc = loadKubeConfig(values.kubeconfig, io);
   const log = createLogger({ level: values['log-level'], name: 'tracegate-ui' });
-  const { changes, exporter } = reportSources(kc, prefix);
+  const { changes, exporter } = reportSources(kc, prefix, log);
   const ui = await startUi({
     host,
     port,
@@ -116,6 +128,7 @@ export async function runUiCommand(args: string[], io: CliIo, signals: NodeJS.Ev
     ...(values.kubeconfig ? { kubeconfigFile: values.kubeconfig } : {}),
     prefix,
     tenantLabel: values['tenant-label'] ?? DEFAULT_TENANT_LABEL,
+    ...(values['token-audience']?.length ? { tokenAudiences: values['token-audience'] } : {}),
     policies: values.policies ?? [],
     policySource: source,
     changes,

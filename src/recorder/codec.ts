@@ -22,8 +22,18 @@ export const SYSTEM_LABELS = ['name', 'owner', 'status', 'version', 'createdAt',
 /** The apiserver's `MaxSecretSize`: the summed bytes of all data values of one Secret. */
 export const MAX_SECRET_DATA_BYTES = 1024 * 1024;
 
-// A ≤1 MiB record of JSON inflates ~10×; anything far beyond that is a gzip bomb, not a release.
-const MAX_RELEASE_JSON_BYTES = 64 * 1024 * 1024;
+/**
+ * The recorder's cap on one inflated record: a ≤1 MiB record of JSON inflates ~10×; anything far beyond
+ * that is a gzip bomb, not a release. Readers that show records to people pass a much smaller cap
+ * ({@link READER_MAX_RELEASE_JSON_BYTES}).
+ */
+export const MAX_RELEASE_JSON_BYTES = 64 * 1024 * 1024;
+/**
+ * The cap for readers (the web view, `tracegate report`): any tenant can write a record Secret in their
+ * own namespace, and a page view must not inflate 64 MiB per record; 8 MiB is still 8× the largest
+ * record a real chart's ~1 MiB of compressed JSON ever inflates to in practice.
+ */
+export const READER_MAX_RELEASE_JSON_BYTES = 8 * 1024 * 1024;
 // Label values are DNS-label sized (apimachinery `LabelValueMaxLength`).
 const LABEL_VALUE_MAX = 63;
 // A label-key prefix is a DNS subdomain (`DNS1123SubdomainMaxLength`).
@@ -86,6 +96,15 @@ export interface DecodedSecret {
   labels: Record<string, string>;
   /** The driver's labels present on the Secret: name, owner, status, version, createdAt, modifiedAt. */
   systemLabels: Record<string, string>;
+}
+
+/** A decoded record and the bytes of JSON it inflated to; a failure says whether the cap refused it. */
+export type Decoded<T> = { ok: true; value: T; jsonBytes: number } | { ok: false; error: string; tooLarge?: true };
+
+/** Limits of {@link decodeRelease} and {@link fromSecret}. */
+export interface DecodeLimits {
+  /** The most bytes one record may inflate to (default {@link MAX_RELEASE_JSON_BYTES}). */
+  maxJsonBytes?: number;
 }
 
 /** Options of {@link toSecret}. */
@@ -155,17 +174,22 @@ function checkRelease(value: unknown): Parsed<HelmRelease> {
  * Decodes S as Helm does: base64, gunzip only when the bytes start with the gzip magic `1f 8b 08`
  * (older records are plain JSON), then JSON. Any gzip header (Go's or Node's) is accepted.
  */
-export function decodeRelease(s: string): Parsed<HelmRelease> {
+export function decodeRelease(s: string, limits: DecodeLimits = {}): Decoded<HelmRelease> {
   if (typeof s !== 'string') return { ok: false, error: 'release data is not a string' };
+  const max = limits.maxJsonBytes ?? MAX_RELEASE_JSON_BYTES;
   const bytes = base64Bytes(s);
   if (!bytes) return { ok: false, error: 'release data is not valid base64' };
   let json: Buffer = bytes;
   if (bytes.length >= 3 && bytes[0] === 0x1f && bytes[1] === 0x8b && bytes[2] === 0x08) {
     try {
-      json = gunzipSync(bytes, { maxOutputLength: MAX_RELEASE_JSON_BYTES });
+      // maxOutputLength stops inflating at the cap: a bomb never holds more than `max` bytes.
+      json = gunzipSync(bytes, { maxOutputLength: max });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, error: `release data inflates to more than ${max} bytes`, tooLarge: true };
       return { ok: false, error: `release data is not valid gzip: ${(err as Error).message}` };
     }
+  } else if (bytes.length > max) {
+    return { ok: false, error: `release data is more than ${max} bytes`, tooLarge: true };
   }
   let value: unknown;
   try {
@@ -173,7 +197,8 @@ export function decodeRelease(s: string): Parsed<HelmRelease> {
   } catch (err) {
     return { ok: false, error: `release data is not valid JSON: ${(err as Error).message}` };
   }
-  return checkRelease(value);
+  const checked = checkRelease(value);
+  return checked.ok ? { ok: true, value: checked.value, jsonBytes: json.length } : checked;
 }
 
 /** True for a valid label value: empty, or ≤ 63 of `[A-Za-z0-9-_.]` starting and ending alphanumeric. */
@@ -260,7 +285,7 @@ export function toSecret(rel: HelmRelease, opts: ToSecretOptions = {}): ReleaseS
  * labels into custom and system ones. A `data.release` that is S itself ("H4sI…" or "eyJ…") means the
  * Secret's own base64 layer was lost on the way and is reported as such.
  */
-export function fromSecret(secret: SecretLike): Parsed<DecodedSecret> {
+export function fromSecret(secret: SecretLike, limits: DecodeLimits = {}): Decoded<DecodedSecret> {
   const what = `Secret ${secret.metadata?.name ?? '(unnamed)'}`;
   const raw = secret.data?.release;
   if (typeof raw !== 'string') return { ok: false, error: `${what} has no data.release` };
@@ -269,13 +294,13 @@ export function fromSecret(secret: SecretLike): Parsed<DecodedSecret> {
   }
   const outer = base64Bytes(raw);
   if (!outer) return { ok: false, error: `${what}: data.release is not valid base64` };
-  const decoded = decodeRelease(outer.toString('latin1'));
-  if (!decoded.ok) return { ok: false, error: `${what}: ${decoded.error}` };
+  const decoded = decodeRelease(outer.toString('latin1'), limits);
+  if (!decoded.ok) return { ok: false, error: `${what}: ${decoded.error}`, ...(decoded.tooLarge ? { tooLarge: true as const } : {}) };
   const labels: Record<string, string> = {};
   const systemLabels: Record<string, string> = {};
   for (const [key, value] of Object.entries(secret.metadata?.labels ?? {})) {
     if ((SYSTEM_LABELS as readonly string[]).includes(key)) systemLabels[key] = value;
     else labels[key] = value;
   }
-  return { ok: true, value: { release: decoded.value, labels, systemLabels } };
+  return { ok: true, value: { release: decoded.value, labels, systemLabels }, jsonBytes: decoded.jsonBytes };
 }

@@ -9,9 +9,9 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import { TracegateError } from '../errors.js';
 import { isRecord } from '../k8s/types.js';
 import { kubeApiError, statusOf } from '../kube/api-error.js';
-import { fromSecret, releaseSecretName, toSecret, type SecretLike } from './codec.js';
+import { fromSecret, MAX_RELEASE_JSON_BYTES, READER_MAX_RELEASE_JSON_BYTES, releaseSecretName, toSecret, type SecretLike } from './codec.js';
 import type { HelmRelease } from './release.js';
-import { ReleaseCorruptError, ReleaseExistsError, type ReleaseStorage, type SkippedRecord, type StoredRelease } from './storage.js';
+import { ReleaseCorruptError, ReleaseExistsError, ReleaseReadLimitError, type ReleaseStorage, type SkippedRecord, type StoredRelease } from './storage.js';
 
 /** The Secret calls the driver makes; a real `CoreV1Api` or a test fake. */
 export type SecretCore = Pick<
@@ -26,7 +26,30 @@ export interface SecretDriverDeps {
   now?: () => Date;
   /** Told about every record `history` skips because it cannot be decoded. */
   onSkip?: (skipped: SkippedRecord) => void;
+  /**
+   * A reader's limits (the web view, `tracegate report`; see {@link READER_LIMITS}). Without them the
+   * driver reads as the recorder always has: one list, each record capped at 64 MiB inflated.
+   */
+  limits?: ReadLimits;
 }
+
+/** How much a reader decodes: per record, per `history()` call, and Secrets per list page. */
+export interface ReadLimits {
+  /** One record inflates to at most this many bytes; a larger one is skipped (`onSkip`), `get` refuses it. */
+  maxRecordBytes: number;
+  /** All records of one `history()` call inflate to at most this; beyond it {@link ReleaseReadLimitError}. */
+  maxHistoryBytes: number;
+  /** Secrets per list request (list with limit/continue). */
+  pageSize: number;
+}
+
+/**
+ * The readers' limits. 8 MiB per record (codec.ts's reader cap); 32 MiB per history: Helm keeps 10
+ * revisions by default (`--history-max`), and a real release's records inflate to well under 1 MiB
+ * each, so 32 MiB holds any sane history while a page view can no longer be made to hold 10 × 64 MiB.
+ * 10 Secrets per page: at most ~14 MB of wire JSON (1 MiB of data each, base64 again) held at once.
+ */
+export const READER_LIMITS: Readonly<ReadLimits> = Object.freeze({ maxRecordBytes: READER_MAX_RELEASE_JSON_BYTES, maxHistoryBytes: 32 * 1024 * 1024, pageSize: 10 });
 
 // HTTP statuses the driver gives a meaning to; everything else is a KUBE_API error.
 const NOT_FOUND = 404;
@@ -62,13 +85,26 @@ export function createSecretDriver(deps: SecretDriverDeps): ReleaseStorage {
     versions.set(rel.version, at);
   }
 
-  function stored(secret: SecretLike & { metadata?: { resourceVersion?: string } | null }): StoredRelease | { error: string } {
-    const decoded = fromSecret(secret);
-    if (!decoded.ok) return { error: decoded.error };
+  const recordCap = deps.limits?.maxRecordBytes ?? MAX_RELEASE_JSON_BYTES;
+
+  function stored(secret: SecretLike & { metadata?: { resourceVersion?: string } | null }, cap: number): { rec: StoredRelease; bytes: number } | { error: string; tooLarge?: true } {
+    const decoded = fromSecret(secret, { maxJsonBytes: cap });
+    if (!decoded.ok) return decoded;
     const out: StoredRelease = { release: decoded.value.release, labels: decoded.value.labels };
     const rv = secret.metadata?.resourceVersion;
     if (rv) out.resourceVersion = rv;
-    return out;
+    return { rec: out, bytes: decoded.jsonBytes };
+  }
+
+  type SecretList = Awaited<ReturnType<SecretCore['listNamespacedSecret']>>;
+
+  async function list(namespace: string, labelSelector: string, cont: string | undefined): Promise<SecretList> {
+    const limits = deps.limits;
+    try {
+      return await core.listNamespacedSecret({ namespace, labelSelector, ...(limits ? { limit: limits.pageSize } : {}), ...(cont ? { _continue: cont } : {}) });
+    } catch (err) {
+      throw apiError('list', namespace, `?labelSelector=${labelSelector}`, err);
+    }
   }
 
   return {
@@ -76,39 +112,59 @@ export function createSecretDriver(deps: SecretDriverDeps): ReleaseStorage {
 
     async history(namespace, release) {
       const labelSelector = `name=${release},owner=helm`;
-      let list;
-      try {
-        list = await core.listNamespacedSecret({ namespace, labelSelector });
-      } catch (err) {
-        throw apiError('list', namespace, `?labelSelector=${labelSelector}`, err);
-      }
+      const budget = deps.limits?.maxHistoryBytes ?? Infinity;
       const out: StoredRelease[] = [];
-      createdAt.delete(releaseKey(namespace, release));
-      for (const secret of list.items ?? []) {
-        const rec = stored(secret);
-        if ('error' in rec) {
-          deps.onSkip?.({ namespace, key: secret.metadata?.name ?? '(unnamed)', error: rec.error });
-          continue;
+      const remembered: [HelmRelease, Record<string, string> | null | undefined][] = [];
+      let used = 0;
+      let cont: string | undefined;
+      do {
+        const page = await list(namespace, labelSelector, cont);
+        for (const secret of page.items ?? []) {
+          // The cap of this record: its own, or what is left of the budget when that is less (at least
+          // one byte: zlib refuses a zero maxOutputLength, and any record is more than nothing).
+          const cap = Math.max(1, Math.min(recordCap, budget - used));
+          const got = stored(secret, cap);
+          if ('error' in got) {
+            if (got.tooLarge && cap < recordCap) throw new ReleaseReadLimitError(namespace, release, budget);
+            deps.onSkip?.({ namespace, key: secret.metadata?.name ?? '(unnamed)', error: got.error });
+            continue;
+          }
+          used += got.bytes;
+          remembered.push([got.rec.release, secret.metadata?.labels]);
+          out.push(got.rec);
         }
-        remember(namespace, rec.release, secret.metadata?.labels);
-        out.push(rec);
-      }
+        cont = page.metadata?._continue || undefined;
+      } while (cont !== undefined);
+      // Remembered only once the whole history was read: a refused read leaves the map as it was.
+      createdAt.delete(releaseKey(namespace, release));
+      for (const [rel, labels] of remembered) remember(namespace, rel, labels);
       return out.sort((a, b) => a.release.version - b.release.version);
     },
 
     async get(namespace, release, version) {
       const name = releaseSecretName(release, version);
       let secret;
-      try {
-        secret = await core.readNamespacedSecret({ name, namespace });
-      } catch (err) {
-        if (statusOf(err) === NOT_FOUND) return undefined;
-        throw apiError('read', namespace, name, err);
+      if (deps.limits) {
+        // Readers hold `list secrets` only (what `helm history` needs; the view's RBAC): the one
+        // revision by the driver's labels, the Secret's name checked as Helm's Get would name it.
+        const page = await list(namespace, `name=${release},owner=helm,version=${version}`, undefined);
+        secret = (page.items ?? []).find((s) => s.metadata?.name === name);
+        if (!secret) return undefined;
+      } else {
+        try {
+          secret = await core.readNamespacedSecret({ name, namespace });
+        } catch (err) {
+          if (statusOf(err) === NOT_FOUND) return undefined;
+          throw apiError('read', namespace, name, err);
+        }
       }
-      const rec = stored(secret);
-      if ('error' in rec) throw new ReleaseCorruptError(namespace, name, rec.error);
-      remember(namespace, rec.release, secret.metadata?.labels);
-      return rec;
+      const got = stored(secret, recordCap);
+      if ('error' in got) {
+        if (got.tooLarge && deps.limits) throw new ReleaseReadLimitError(namespace, release, recordCap);
+        throw new ReleaseCorruptError(namespace, name, got.error);
+      }
+      remember(namespace, got.rec.release, secret.metadata?.labels);
+      return got.rec;
     },
 
     async create(rel, labels) {

@@ -64,3 +64,22 @@ export interface SkippedRecord {
   key: string;
   error: string;
 }
+
+/**
+ * A reader's limit refused release records: together they inflate past the bytes one read may hold
+ * (records any tenant can write in their own namespace can be gzip bombs). The web view answers 413,
+ * the CLI one line; nothing partial is shown.
+ */
+export class ReleaseReadLimitError extends TracegateError {
+  readonly namespace: string;
+  readonly release: string;
+  readonly limit: number;
+
+  constructor(namespace: string, release: string, limit: number) {
+    super('RELEASE_TOO_LARGE', `the release records of ${namespace}/${release} inflate to more than ${limit} bytes, more than one read may hold; prune the release's history (helm --history-max) or read with --trail-only`, { namespace, release, limit });
+    this.name = 'ReleaseReadLimitError';
+    this.namespace = namespace;
+    this.release = release;
+    this.limit = limit;
+  }
+}

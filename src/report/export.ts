@@ -30,15 +30,30 @@ export const CSV_COLUMNS = [
 
 /**
  * Characters a spreadsheet reads as the start of a formula (or that hide one behind a control
- * character), per OWASP's "CSV Injection" page: such a cell is prefixed with a single quote.
+ * character), per OWASP's "CSV Injection" page: such a cell is prefixed with a single quote. Also when
+ * they follow leading white space (spreadsheets trim it: ` =1`, NBSP, the ideographic space) or
+ * zero-width characters, and in their full-width forms (＝＋－＠), which East Asian locales read as
+ * the ASCII ones.
  */
-const FORMULA_START = /^[=+\-@\t\r]/;
-/** RFC 4180 §2.6: a field holding a double quote, comma or line break is quoted. */
-const NEEDS_QUOTES = /[",\r\n]/;
+const FORMULA_START = /^[\s\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]|^[\t\r]/;
+/**
+ * RFC 4180 §2.6: a field holding a double quote, comma or line break is quoted. Semicolons and tabs
+ * too: spreadsheets in semicolon-delimited locales (de-DE, fr-FR) split there, and a quoted field is
+ * one cell whatever the delimiter, so `x;=1+1` can never become a cell `=1+1`.
+ */
+const NEEDS_QUOTES = /[",;\t\r\n]/;
+/**
+ * Quoting alone is not enough there: a spreadsheet that splits at `;` honours a quote only at the
+ * start of its own field, so `…,"bob;=HYPERLINK(…)"` still gives it a field `=HYPERLINK(…)"`; one that
+ * splits lines inside quotes likewise. So a formula start after a `;`, tab or line break inside a cell
+ * is neutralised like one at its start: `bob;'=HYPERLINK(…)`.
+ */
+const FORMULA_AFTER_SEPARATOR = /([;\t\r\n])(?=[\s\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20])/g;
 
 /** One CSV cell: neutralised against formula injection, then quoted as RFC 4180 requires. */
 export function csvCell(value: string): string {
-  const safe = FORMULA_START.test(value) ? `'${value}` : value;
+  const inner = value.replace(FORMULA_AFTER_SEPARATOR, "$1'");
+  const safe = FORMULA_START.test(inner) ? `'${inner}` : inner;
   return NEEDS_QUOTES.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 

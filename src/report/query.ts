@@ -3,14 +3,15 @@
  * page by page through the API (list with limit/continue), each workload's archives read only as far
  * back as the period needs, optionally joined with the Helm release records, reduced to the rows in
  * scope and period as each page arrives. Memory is bounded by one page of trail objects, one
- * workload's archives within the period, and the row cap (rows beyond it are dropped as they come).
+ * workload's archives within the period, the few release histories kept for reuse (each bounded by
+ * the storage's read limits), and twice the row cap (rows beyond it are dropped as they come).
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { kubeApiError, statusOf } from '../kube/api-error.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../policy/defaults.js';
 import type { StoredRelease } from '../recorder/storage.js';
 import { TRAIL_GROUP, TRAIL_PLURAL, TRAIL_VERSION, type TrailObject } from '../recorder/trail.js';
-import { compareRows, limitOf, matchingRows, releaseKey, selectRows, type ChangeQuery, type ChangeResult, type ChangeRow } from './rows.js';
+import { compareKeyed, joinableRelease, limitOf, matchingKeyedRows, mergeKeyed, releaseKey, selectRows, type ChangeQuery, type ChangeResult, type ChangeRow, type KeyedRow } from './rows.js';
 
 export { changeRowsOf, MAX_ROWS, type ChangeQuery, type ChangeResult, type ChangeRow } from './rows.js';
 
@@ -44,6 +45,13 @@ export interface ChangeSourceDeps {
  * ~12 MB even when every object is full; client-go lists 500 small objects per page.
  */
 export const DEFAULT_PAGE_SIZE = 50;
+
+/**
+ * Release histories kept for the next trails: the workloads of one chart are listed next to each
+ * other (trail names sort by kind and name, a chart's usually share a prefix); every history kept is
+ * up to the storage's read budget, so only a couple are, never every release of the query.
+ */
+const RELEASES_KEPT = 2;
 
 const coordinates = { group: TRAIL_GROUP, version: TRAIL_VERSION, plural: TRAIL_PLURAL };
 const NOT_FOUND = 404;
@@ -101,22 +109,42 @@ export function createChangeSource(deps: ChangeSourceDeps): ChangeSource {
     return out;
   }
 
-  async function helmFor(head: TrailObject, reads: Map<string, Promise<readonly StoredRelease[] | undefined>>): Promise<Map<string, readonly StoredRelease[]> | undefined> {
-    const release = head.spec.release;
+  async function helmFor(head: TrailObject, q: ChangeQuery, reads: Map<string, Promise<readonly StoredRelease[] | undefined>>): Promise<Map<string, readonly StoredRelease[]> | undefined> {
+    // Only a release in the trail's own namespace (rows.ts joins no other either).
+    const release = joinableRelease(head);
     if (!deps.releases || !release) return undefined;
+    if (q.helmNamespaces !== undefined && !q.helmNamespaces.includes(release.namespace)) return undefined;
     const key = releaseKey(release);
-    // Several workloads of one chart share a release: read it once per query.
+    // Several workloads of one chart share a release: reuse a recent read (most recent last).
     let pending = reads.get(key);
-    if (!pending) reads.set(key, (pending = deps.releases(release.namespace, release.name)));
+    if (pending) reads.delete(key);
+    else pending = readSlim(release.namespace, release.name);
+    reads.set(key, pending);
+    while (reads.size > RELEASES_KEPT) reads.delete(reads.keys().next().value!);
     const history = await pending;
     return history ? new Map([[key, history]]) : undefined;
   }
+
+  /** What rows read of a record: the chart's templates, values and hooks are dropped as soon as read. */
+  const slim = (s: StoredRelease): StoredRelease => {
+    const { name, namespace, version, info, manifest, chart } = s.release;
+    const metadata = chart?.metadata;
+    return { release: { name, namespace, version, info, manifest, ...(metadata ? { chart: { metadata } } : {}) } as StoredRelease['release'], labels: s.labels };
+  };
+  const readSlim = async (namespace: string, name: string) => (await deps.releases!(namespace, name))?.map(slim);
 
   async function query(q: ChangeQuery): Promise<ChangeResult> {
     const limit = limitOf(q);
     // One more than the limit tells whether the cap cut, and where the next part starts.
     const keep = limit + 1;
-    let rows: ChangeRow[] = [];
+    // The earliest `keep` rows so far, and rows not merged in yet (merged once as many have come):
+    // each row's time is parsed once, and no step sorts more than `keep` rows.
+    let kept: KeyedRow[] = [];
+    let pending: KeyedRow[] = [];
+    const flush = () => {
+      kept = mergeKeyed(kept, pending.sort(compareKeyed), keep);
+      pending = [];
+    };
     const reads = new Map<string, Promise<readonly StoredRelease[] | undefined>>();
     // Cluster-wide, a tenant is selected by the trails' label; within namespaces, every trail is read
     // and its tenant judged like the pure core does (a trail whose tenant is not a valid label value has no label).
@@ -130,14 +158,22 @@ export function createChangeSource(deps: ChangeSourceDeps): ChangeSource {
           // Archives are read through their head, only as far back as the period needs.
           if (!head?.spec?.workload || head.spec.sealed) continue;
           const objects = [head, ...(await archivesFor(head, q))];
-          const helm = await helmFor(head, reads);
-          const found = matchingRows(objects, q, { prefix, ...(helm ? { helm } : {}) });
-          if (found.length) rows = [...rows, ...found].sort(compareRows).slice(0, keep);
+          const helm = await helmFor(head, q, reads);
+          for (const k of matchingKeyedRows(objects, q, { prefix, ...(helm ? { helm } : {}) })) {
+            // Not before the last kept row: the cap would cut it anyway.
+            if (kept.length >= keep && compareKeyed(k, kept[keep - 1]!) >= 0) continue;
+            pending.push(k);
+            if (pending.length >= keep) flush();
+          }
         }
         cont = page.metadata?.continue || undefined;
       } while (cont);
     }
-    return selectRows(rows, limit);
+    flush();
+    return selectRows(
+      kept.map((k) => k.row),
+      limit,
+    );
   }
 
   return {

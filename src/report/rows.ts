@@ -50,6 +50,12 @@ export interface ChangeQuery {
   until?: Date;
   /** At most this many rows (capped at {@link MAX_ROWS}). */
   limit?: number;
+  /**
+   * Helm's release records are joined only for trails in these namespaces (the web view: where the
+   * user may `get secrets`, what `helm history` needs); the others keep the trail's own statuses.
+   * Undefined: wherever the source can read them.
+   */
+  helmNamespaces?: readonly string[];
 }
 
 /**
@@ -77,6 +83,16 @@ export interface RowOptions {
 /** The key of a release in {@link RowOptions.helm}. */
 export function releaseKey(release: { namespace: string; name: string }): string {
   return `${release.namespace}/${release.name}`;
+}
+
+/**
+ * The release of a trail whose Helm records may be joined to it: only one in the trail's own
+ * namespace. A workload's `meta.helm.sh/release-namespace` annotation is written by the tenant, so a
+ * release elsewhere (another tenant's) is never read or joined, also for trails that recorded one.
+ */
+export function joinableRelease(head: Pick<TrailObject, 'metadata' | 'spec'>): { namespace: string; name: string } | undefined {
+  const release = head.spec.release;
+  return release && release.namespace === head.metadata.namespace ? release : undefined;
 }
 
 /** The effective limit of a query: its own, never above the cap. */
@@ -133,8 +149,9 @@ function entryRow(e: TrailEntry, before: string[], status: string, base: Pick<Ch
 }
 
 /** The workload's images in a revision's manifest; undefined when the revision does not hold the workload. */
-function manifestImages(s: StoredRelease, kind: string, name: string): string[] | undefined {
-  const part = s.release.manifest ? findWorkloadDoc(splitManifest(s.release.manifest), kind, name) : undefined;
+function manifestImages(s: StoredRelease, kind: string, name: string, namespace: string): string[] | undefined {
+  // A document without a namespace is the release's, which is the workload's (joinableRelease).
+  const part = s.release.manifest ? findWorkloadDoc(splitManifest(s.release.manifest), kind, name, namespace) : undefined;
   return part ? imagesOf(podTemplateOf(part.doc.toJS() as KubeObject)) : undefined;
 }
 
@@ -175,7 +192,8 @@ function workloadRows(objects: readonly TrailObject[], prefix: string, helm: Row
   // An archive written by an append that crashed before its head holds entries the head still has.
   const seen = new Set<number>();
   const entries = allEntries(objects).filter((e) => !seen.has(e.seq) && (seen.add(e.seq), true));
-  const history = head.spec.release ? helm?.get(releaseKey(head.spec.release)) : undefined;
+  const release = joinableRelease(head);
+  const history = release ? helm?.get(releaseKey(release)) : undefined;
   const merged = history ? withHelm(entries, history, prefix, base) : undefined;
   const rows: ChangeRow[] = [];
 
@@ -187,7 +205,7 @@ function workloadRows(objects: readonly TrailObject[], prefix: string, helm: Row
     let before: string[] = [];
     for (const h of merged.helmOnly) {
       if (h.revision === undefined || h.revision > firstCovered) continue;
-      const images = manifestImages(byVersion.get(h.revision)!, base.kind, base.name);
+      const images = manifestImages(byVersion.get(h.revision)!, base.kind, base.name, base.namespace);
       if (images === undefined) continue;
       rows.push(helmOnlyRow(h, images, before, base, tenant));
       before = images;
@@ -214,11 +232,48 @@ export function compareRows(a: ChangeRow, b: ChangeRow): number {
   return Date.parse(a.time) - Date.parse(b.time) || `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`);
 }
 
+/** A row with its sort key computed once: the time parsed, the workload joined. */
+export interface KeyedRow {
+  at: number;
+  workload: string;
+  row: ChangeRow;
+}
+
+/** {@link compareRows} over precomputed keys. */
+export function compareKeyed(a: KeyedRow, b: KeyedRow): number {
+  return a.at - b.at || a.workload.localeCompare(b.workload);
+}
+
+/** The row with its sort key. */
+export function keyed(row: ChangeRow): KeyedRow {
+  return { at: Date.parse(row.time), workload: `${row.namespace}/${row.kind}/${row.name}`, row };
+}
+
+/**
+ * The first `keep` of two lists each sorted by {@link compareKeyed}, merged in one pass; on equal keys
+ * `a`'s rows come first, so a stable sort of `a` then `b` gives the same order.
+ */
+export function mergeKeyed(a: readonly KeyedRow[], b: readonly KeyedRow[], keep: number): KeyedRow[] {
+  const out: KeyedRow[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < keep && (i < a.length || j < b.length)) {
+    if (j >= b.length || (i < a.length && compareKeyed(a[i]!, b[j]!) <= 0)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
 /**
  * The matching rows of `trails` (any mix of workloads' heads and archives), in the query's scope and
  * period, sorted by time, uncapped: the caller applies the limit with {@link selectRows}.
  */
 export function matchingRows(trails: readonly TrailObject[], q: ChangeQuery, opts: RowOptions = {}): ChangeRow[] {
+  return matchingKeyedRows(trails, q, opts).map((k) => k.row);
+}
+
+/** {@link matchingRows} with each row's sort key. */
+export function matchingKeyedRows(trails: readonly TrailObject[], q: ChangeQuery, opts: RowOptions = {}): KeyedRow[] {
   const prefix = opts.prefix ?? DEFAULT_ANNOTATION_PREFIX;
   const groups = new Map<string, TrailObject[]>();
   for (const t of trails) {
@@ -228,12 +283,12 @@ export function matchingRows(trails: readonly TrailObject[], q: ChangeQuery, opt
     if (list) list.push(t);
     else groups.set(key, [t]);
   }
-  const out: ChangeRow[] = [];
+  const out: KeyedRow[] = [];
   for (const objects of groups.values()) {
     if (!inScope(objects[0]!.metadata.namespace, trailTenant(objects, prefix), q)) continue;
-    for (const row of workloadRows(objects, prefix, opts.helm)) if (inPeriod(row.time, q)) out.push(row);
+    for (const row of workloadRows(objects, prefix, opts.helm)) if (inPeriod(row.time, q)) out.push(keyed(row));
   }
-  return out.sort(compareRows);
+  return out.sort(compareKeyed);
 }
 
 /**

@@ -52,6 +52,33 @@ export type ExportCheck = { ok: true; claims: ExportClaims; signedBy?: string } 
 
 const CLAIM_KEYS = ['sha256', 'format', 'tenant', 'namespaces', 'since', 'until', 'generatedAt', 'rows', 'truncated'] as const;
 
+const SHA256 = /^sha256:[0-9a-f]{64}$/;
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;
+/** A tenant is a label value (apimachinery validation), a namespace a DNS-1123 label. */
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** More namespaces than any cluster has a tenant span: a longer list is no export's claim. */
+const MAX_NAMESPACES = 10_000;
+
+const isTime = (v: unknown): boolean => typeof v === 'string' && RFC3339.test(v) && !Number.isNaN(Date.parse(v));
+
+/**
+ * Undefined when `c` has the shape {@link ExportClaims} gives, else which claim does not: a digest
+ * file is input, and what `report verify` prints of it must be what an export could have said — no
+ * line breaks or terminal escapes in a time, no words in a row count.
+ */
+export function claimsProblem(c: Record<string, unknown>): string | undefined {
+  if (typeof c.sha256 !== 'string' || !SHA256.test(c.sha256)) return 'sha256 is not sha256:<64 hex digits>';
+  if (c.format !== 'csv' && c.format !== 'json') return 'format is not csv or json';
+  if (c.tenant !== null && (typeof c.tenant !== 'string' || !LABEL_VALUE.test(c.tenant))) return 'tenant is not null or a label value';
+  if (c.namespaces !== undefined && (!Array.isArray(c.namespaces) || c.namespaces.length > MAX_NAMESPACES || !c.namespaces.every((n) => typeof n === 'string' && NAMESPACE.test(n)))) return 'namespaces is not a list of namespace names';
+  for (const k of ['since', 'until'] as const) if (c[k] !== null && !isTime(c[k])) return `${k} is not null or an RFC 3339 time`;
+  if (!isTime(c.generatedAt)) return 'generatedAt is not an RFC 3339 time';
+  if (!Number.isSafeInteger(c.rows) || (c.rows as number) < 0) return 'rows is not a whole number';
+  if (typeof c.truncated !== 'boolean') return 'truncated is not true or false';
+  return undefined;
+}
+
 function sameClaims(a: Record<string, unknown>, b: Record<string, unknown>): string | undefined {
   for (const k of CLAIM_KEYS) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return k;
   return undefined;
@@ -67,6 +94,8 @@ export async function verifyExport(bytes: Uint8Array | string, digestFile: unkno
   const actual = exportDigest(bytes);
   if (digestFile.sha256 !== actual) return { ok: false, reason: `the export's digest is ${actual}, the digest file says ${quoteText(digestFile.sha256)}: the export was changed` };
   const claims = Object.fromEntries(CLAIM_KEYS.filter((k) => digestFile[k] !== undefined).map((k) => [k, digestFile[k]])) as unknown as ExportClaims;
+  const problem = claimsProblem(claims as unknown as Record<string, unknown>);
+  if (problem !== undefined) return { ok: false, reason: `the digest file's ${problem}` };
   if (keys === undefined) return { ok: true, claims };
   if (digestFile.jws === undefined) return { ok: false, reason: 'the digest file is not signed (no jws)' };
   const byKid = new Map(keys.filter((k) => k.type !== 'RSA').map((k) => [k.kid, k]));

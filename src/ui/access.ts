@@ -1,8 +1,9 @@
 /**
  * What a user may see, asked of the cluster for every page (SubjectAccessReview through the cached
- * reviewer): a tenant's changes in the namespaces where they may `list changetrails.tracegate.io`; a
- * revision's manifest and diff where they may also `get secrets` — what `helm get manifest` and
- * `helm history` need, since the manifest is read from the Helm release Secret. An auditor bound
+ * reviewer): a tenant's changes in the namespaces where they may `list changetrails.tracegate.io`;
+ * anything read from Helm's release Secrets — Helm's statuses and revisions on the change rows, a
+ * revision's manifest and diff — where they may also `get secrets`, what `helm history` and
+ * `helm get manifest` need. An auditor bound
  * cluster-wide passes every check because the reviews say so; nothing here knows about auditors.
  */
 import type { Permission, Reviewer, UserIdentity } from './reviews.js';

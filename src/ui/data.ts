@@ -45,9 +45,15 @@ export interface RevisionManifests {
 
 /** One workload's trail and its release records. */
 export interface WorkloadSource {
-  /** Undefined when nothing exists or was recorded for the workload. */
-  trail(key: WorkloadKey): Promise<WorkloadTrail | undefined>;
-  /** Undefined when the revision's record is gone (pruned by Helm) or never existed. */
+  /**
+   * Undefined when nothing exists or was recorded for the workload. `helm: false` leaves Helm's
+   * records out (the user may not read them): the rows are the trail's alone.
+   */
+  trail(key: WorkloadKey, opts?: { helm?: boolean }): Promise<WorkloadTrail | undefined>;
+  /**
+   * Undefined when the revision's record is gone (pruned by Helm), never existed, or is not this
+   * workload's (its manifest does not hold the workload, or the release is another namespace's).
+   */
   revision(key: WorkloadKey, revision: number): Promise<RevisionManifests | undefined>;
 }
 

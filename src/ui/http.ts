@@ -98,15 +98,19 @@ export async function readForm(req: IncomingMessage, limit: number): Promise<For
 
 /**
  * A POST from another site is refused (the session cookie is SameSite=Strict already). Browsers say
- * where a request comes from in `Sec-Fetch-Site` (Fetch Metadata); under `Referrer-Policy: no-referrer`
- * their Origin header is `null` even for this site's own forms (Fetch: "serializing a request origin"),
- * so Origin counts only when it names an origin and no Sec-Fetch-Site came. curl sends neither.
+ * where a request comes from in `Sec-Fetch-Site` (Fetch Metadata; every current browser sends it);
+ * under `Referrer-Policy: no-referrer` their Origin header is `null` even for this site's own forms
+ * (Fetch: "serializing a request origin"), but so it is for a form posted from a sandboxed frame or a
+ * `data:` page on another site. So without Fetch Metadata an Origin of `null` is refused (a login
+ * CSRF would sign the victim in as the attacker), an Origin naming this host passes, and a request
+ * with neither (curl, scripts: no ambient cookie to abuse) passes.
  */
 export function sameOrigin(req: IncomingMessage): boolean {
   const site = req.headers['sec-fetch-site'];
   if (typeof site === 'string') return site === 'same-origin' || site === 'none';
   const origin = req.headers.origin;
-  if (origin === undefined || origin === 'null') return true;
+  if (origin === undefined) return true;
+  if (origin === 'null') return false;
   try {
     return new URL(origin).host === req.headers.host;
   } catch {

@@ -1,17 +1,19 @@
 /**
  * The web view's sources over the cluster, read with the UI's own credentials (the recorder's
- * ServiceAccount): tenants from labelled namespaces, a workload's trail and release records through
- * the same code as `tracegate history`, and the violations from wgpolicyk8s.io PolicyReports. What a
- * user may see of them is decided before any read (access.ts).
+ * ServiceAccount): tenants from labelled namespaces, a workload's trail and release records (merged
+ * by the same code as `tracegate history`; only a release in the workload's own namespace, see
+ * workload-record.ts), and the violations from wgpolicyk8s.io PolicyReports. What a user may see of
+ * them is decided before any read (access.ts).
  */
 import type { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { readWorkloadRecord } from '../cli/history.js';
 import { isRecord } from '../k8s/types.js';
 import { kubeApiError, statusOf } from '../kube/api-error.js';
 import { historyRows } from '../recorder/history.js';
+import type { ReleaseStorage } from '../recorder/storage.js';
 import { allEntries } from '../recorder/trail.js';
 import { workloadKindByName } from '../workload/kinds.js';
 import type { ReportSource, TenantDirectory, Violation, WorkloadKey, WorkloadSource } from './data.js';
+import { holdsWorkload, readReleaseHistory, readRevision, readWorkloadBasics } from './workload-record.js';
 
 /** Namespaces per list page, as client-go pages. */
 const PAGE_SIZE = 500;
@@ -51,31 +53,38 @@ export function createKubeTenants(deps: { core: Pick<CoreV1Api, 'listNamespace'>
   };
 }
 
-/** A workload's trail and release records, as `tracegate history` reads them. */
-export function createKubeWorkloads(deps: { kc: KubeConfig; prefix: string }): WorkloadSource {
-  async function record(key: WorkloadKey) {
+/**
+ * A workload's trail and release records, as `tracegate history` shows them. `storage` reads with the
+ * readers' limits (secret-driver.ts READER_LIMITS).
+ */
+export function createKubeWorkloads(deps: { kc: KubeConfig; prefix: string; storage: ReleaseStorage }): WorkloadSource {
+  async function basics(key: WorkloadKey) {
     const kind = workloadKindByName(key.kind.toLowerCase());
     if (!kind) return undefined;
-    return readWorkloadRecord(deps.kc, { namespace: key.namespace, name: key.name, kind }, deps.prefix);
+    return readWorkloadBasics(deps.kc, { namespace: key.namespace, name: key.name, kind }, deps.prefix);
   }
   return {
-    async trail(key) {
-      const rec = await record(key);
+    async trail(key, opts = {}) {
+      const rec = await basics(key);
       if (!rec) return undefined;
-      const rows = historyRows(rec.history, allEntries(rec.trail), deps.prefix, { kind: key.kind, name: key.name });
+      // Helm's records only for a user who may read them (`helm history` needs `get secrets`).
+      const read = rec.release && opts.helm !== false ? await readReleaseHistory(deps.storage, rec.release) : undefined;
+      const rows = historyRows(read?.history ?? [], allEntries(rec.trail), deps.prefix, { kind: key.kind, name: key.name });
       if (!rec.live && rows.length === 0) return undefined;
       return {
         exists: rec.live !== undefined,
-        ...(rec.release && rec.history.length ? { release: { namespace: rec.release.namespace, name: rec.release.name, adopted: rec.release.adopted } } : {}),
+        ...(read && read.history.length ? { release: { namespace: read.release.namespace, name: read.release.name, adopted: read.release.adopted } } : {}),
         ...(rec.owner ? { owner: rec.owner } : {}),
         rows,
       };
     },
     async revision(key, revision) {
-      const rec = await record(key);
-      const found = rec?.history.find((h) => h.release.version === revision);
-      if (!rec || !found) return undefined;
-      const before = rec.history.filter((h) => h.release.version < revision).at(-1);
+      const rec = await basics(key);
+      if (!rec?.release) return undefined;
+      // The revision and the one before it, each read on its own: never the whole history.
+      const found = await readRevision(deps.storage, rec.release, revision);
+      if (!found || !holdsWorkload(found, key)) return undefined;
+      const before = revision > 1 ? await readRevision(deps.storage, rec.release, revision - 1) : undefined;
       return {
         revision,
         manifest: found.release.manifest ?? '',

@@ -50,6 +50,9 @@ export async function createKubeReviewer(kc: KubeConfig, audiences?: string[]): 
       }
       const status = review.status;
       if (!status?.authenticated || !status.user?.username) return undefined;
+      // TokenReviewStatus.audiences (authentication.k8s.io/v1): a client that sets spec.audiences must
+      // check one comes back, or an authenticator that ignores audiences would accept any token.
+      if (audiences?.length && !status.audiences?.some((a) => audiences.includes(a))) return undefined;
       const u = status.user;
       return {
         username: u.username!,

@@ -52,11 +52,18 @@ export function createRoutes(deps: UiServerDeps) {
   /** The tenant's rows the user may see, filtered; undefined when they may see none of its namespaces. */
   async function tenantRows(user: UserIdentity, tenant: string, params: URLSearchParams) {
     const namespaces = [...((await deps.tenants.tenants()).get(tenant) ?? [])].sort();
-    const allowed = await access.trailNamespaces(user, namespaces);
+    // An unknown tenant is asked about like a tenant of one namespace (its name): the same
+    // SubjectAccessReviews either way, so neither the answer nor its timing tells which exist.
+    const asked = await access.trailNamespaces(user, namespaces.length ? namespaces : [tenant]);
+    const allowed = namespaces.length ? asked : [];
     if (!allowed.length) return undefined;
     const { filter, errors } = parseChangeFilter(params, now());
+    // Helm's records only where the user may read them (`get secrets`, as `helm history` needs);
+    // elsewhere the rows are the trail's alone, as `tracegate report --trail-only` gives them.
+    const manifests = await Promise.all(allowed.map((ns) => access.canReadManifests(user, ns)));
+    const helmNamespaces = allowed.filter((_, i) => manifests[i]);
     // The tenant is its namespaces now (the label): every trail in them, whatever tenant it recorded.
-    const read = await deps.changes.query({ namespaces: allowed, since: filter.since, until: filter.until, limit: MAX_ROWS });
+    const read = await deps.changes.query({ namespaces: allowed, helmNamespaces, since: filter.since, until: filter.until, limit: MAX_ROWS });
     // The source was asked for these namespaces only; a row from any other is dropped all the same.
     const inScope = read.rows.filter((r) => allowed.includes(r.namespace));
     return { namespaces: allowed, filter, errors, rows: applyChangeFilter(inScope, filter), truncated: read.truncated, ...(read.nextSince ? { nextSince: read.nextSince } : {}) };
@@ -102,9 +109,10 @@ export function createRoutes(deps: UiServerDeps) {
     const what = `the workloads of namespace ${namespace}`;
     if (segs.length === 4) {
       if (!(await access.canReadTrails(user, namespace))) return forbidden(res, user, what);
-      const trail = await deps.workloads.trail(key);
+      const manifests = await access.canReadManifests(user, namespace);
+      const trail = await deps.workloads.trail(key, { helm: manifests });
       if (!trail) return notFound(res, user, 'recorded history for this workload');
-      return sendHtml(res, 200, workloadPage(user, key, trail, await access.canReadManifests(user, namespace)));
+      return sendHtml(res, 200, workloadPage(user, key, trail, manifests));
     }
     const page = segs[6];
     if (segs.length !== 7 || segs[4] !== 'revisions' || !REVISION.test(segs[5]!) || (page !== 'manifest' && page !== 'diff')) return notFound(res, user);

@@ -8,13 +8,25 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from 'pino';
 import type { ChangeSource, Exporter, PoliciesSource, ReportSource, TenantDirectory, WorkloadSource } from './data.js';
 import { bearerOf, clearedSessionCookie, readForm, redirect, sameOrigin, securityHeaders, sendBytes, sendHtml, sessionCookie, sessionIdOf } from './http.js';
+import { ReleaseReadLimitError } from '../recorder/storage.js';
 import { errorPage, loginPage, STYLESHEET_PATH } from './pages/layout.js';
+import { createRenderLimit, type RenderLimitOptions } from './render-limit.js';
 import type { Reviewer, UserIdentity } from './reviews.js';
 import { createRoutes } from './routes.js';
 import type { SessionStore } from './sessions.js';
 
 /** A token is a few KB at most (a service account JWT ~1 KB, OIDC ID tokens a few); 16 KiB is generous. */
 export const DEFAULT_LOGIN_BODY_LIMIT = 16 * 1024;
+
+/**
+ * Pages rendering at once: 2 per user (a browser loads a page and an export at most), 4 in all. A
+ * render may hold release records up to the readers' 32 MiB budget (secret-driver.ts) and a tenant's
+ * rows (~20 MB at the 20,000-row cap): 4 at a time stay within the chart's 192 MB heap.
+ */
+export const DEFAULT_RENDER_LIMIT: Readonly<RenderLimitOptions> = Object.freeze({ perUser: 2, total: 4 });
+
+/** Seconds a refused render or login waits: a page renders in well under a second. */
+const RETRY_AFTER_SECONDS = '1';
 
 /** What the web view needs; every source is an interface so tests pass fakes. */
 export interface UiServerDeps {
@@ -34,6 +46,8 @@ export interface UiServerDeps {
   log: Logger;
   now?: () => Date;
   loginBodyLimit?: number;
+  /** Renders at a time (default {@link DEFAULT_RENDER_LIMIT}). */
+  renderLimit?: RenderLimitOptions;
 }
 
 /** The server's parts. */
@@ -49,6 +63,7 @@ export function createUiServer(deps: UiServerDeps): UiServer {
   const { sessions, reviewer, log } = deps;
   const limit = deps.loginBodyLimit ?? DEFAULT_LOGIN_BODY_LIMIT;
   const routes = createRoutes(deps);
+  const renders = createRenderLimit(deps.renderLimit ?? DEFAULT_RENDER_LIMIT);
 
   async function identify(req: IncomingMessage): Promise<Caller> {
     const bearer = bearerOf(req);
@@ -88,6 +103,10 @@ export function createUiServer(deps: UiServerDeps): UiServer {
     }
     sessions.delete(sessionIdOf(req));
     const session = sessions.create(user, token);
+    if (!session) {
+      log.warn({ user: user.username }, 'login refused: the session store is full');
+      return sendHtml(res, 503, loginPage('Too many people are signed in right now; try again shortly.'), { 'Retry-After': RETRY_AFTER_SECONDS });
+    }
     log.info({ user: user.username }, 'login');
     redirect(res, '/', { 'Set-Cookie': sessionCookie(session.id, Math.floor(deps.sessionTtlMs / 1000)) });
   }
@@ -130,12 +149,25 @@ export function createUiServer(deps: UiServerDeps): UiServer {
       return sendHtml(res, 401, loginPage('Your session ended. Sign in again.'), { 'Set-Cookie': clearedSessionCookie() });
     }
     if ('none' in caller) return redirect(res, '/login');
-    await routes.handle(caller.user, url, res);
+    const release = renders.acquire(caller.user.username);
+    if (!release) return sendHtml(res, 503, errorPage('Busy', 'too many pages are being prepared at once; try again in a moment', caller.user), { 'Retry-After': RETRY_AFTER_SECONDS });
+    try {
+      await routes.handle(caller.user, url, res);
+    } finally {
+      release();
+    }
   }
 
   return {
     listener(req, res) {
       handle(req, res).catch((err: unknown) => {
+        if (err instanceof ReleaseReadLimitError) {
+          // Records a tenant wrote, too large to show: the page says so; nothing partial is shown.
+          log.warn({ namespace: err.namespace, release: err.release, limit: err.limit }, 'release records over the read limit');
+          if (res.headersSent) return void res.destroy();
+          securityHeaders(res);
+          return sendHtml(res, 413, errorPage('Too large', err.message));
+        }
         log.error({ err: (err as Error)?.message ?? String(err), path: req.url?.split('?')[0] }, 'web view request failed');
         if (res.headersSent) return void res.destroy();
         securityHeaders(res);

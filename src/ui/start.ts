@@ -15,6 +15,8 @@ import { policyLoader } from '../cli/policies-option.js';
 import { createMetrics } from '../metrics.js';
 import { packageRoot } from '../paths.js';
 import { createGatePolicies } from '../policy/gate-policies.js';
+import { READER_LIMITS, createSecretDriver } from '../recorder/secret-driver.js';
+import type { SkippedRecord } from '../recorder/storage.js';
 import { createCertStore } from '../server/cert-store.js';
 import type { ChangeSource, Exporter } from './data.js';
 import { createKubeReports, createKubeTenants, createKubeWorkloads } from './kube-sources.js';
@@ -39,6 +41,23 @@ const REVIEW_CACHE_MAX = 10_000;
 const TENANT_CACHE_TTL_MS = 15_000;
 /** The same polling interval as the gate's certificate reload. */
 const CERT_RELOAD_MS = 10_000;
+/** A whole request (headers and the small login form) within 30 s: no page needs longer to be asked for. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Headers within 10 s: a slowloris connection is cut instead of held (Node's default is 60 s). */
+const HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * Open connections at most: browsers keep ~6 per origin, so 256 serve dozens of reviewers, while a
+ * flood of idle TLS connections (each ~50-100 KB with its buffers) cannot take the memory.
+ */
+const MAX_CONNECTIONS = 256;
+
+/**
+ * Logs a release record the readers skipped: its Secret's name only — the decoder's reason may quote
+ * the record's bytes, which are Secret data.
+ */
+export function skippedRecordLogger(log: Logger): (skipped: SkippedRecord) => void {
+  return (skipped) => log.warn({ namespace: skipped.namespace, secret: skipped.key }, 'release record skipped: undecodable or over the read limit');
+}
 
 /** Settings of {@link startUi}. */
 export interface UiOptions {
@@ -55,6 +74,8 @@ export interface UiOptions {
   tenantLabel: string;
   policies: string[];
   policySource: 'files' | 'cluster' | 'both';
+  /** TokenReview `spec.audiences`: tokens must be issued for one of these (kubectl create token --audience). */
+  tokenAudiences?: string[];
   /** report/query.ts's ChangeSource and report/export.ts's renderers. */
   changes: ChangeSource;
   exporter: Exporter;
@@ -91,22 +112,29 @@ export async function startUi(o: UiOptions): Promise<RunningUi> {
     metrics,
     env: o.env,
     cwd: o.cwd,
+    // The gate's replicas write the objects' status; the view only shows what is in force (and has no write right).
+    readOnly: true,
   });
-  const reviewer = createCachedReviewer(await createKubeReviewer(kc), { ttlMs: REVIEW_CACHE_TTL_MS, maxEntries: REVIEW_CACHE_MAX });
+  const reviewer = createCachedReviewer(await createKubeReviewer(kc, o.tokenAudiences), { ttlMs: REVIEW_CACHE_TTL_MS, maxEntries: REVIEW_CACHE_MAX });
   const ui = createUiServer({
     reviewer,
     sessions: createSessionStore({ ttlMs: SESSION_TTL_MS, maxSessions: MAX_SESSIONS, recheckMs: SESSION_RECHECK_MS }),
     sessionTtlMs: SESSION_TTL_MS,
     tenants: createKubeTenants({ core: kc.makeApiClient(CoreV1Api), tenantLabel: o.tenantLabel, ttlMs: TENANT_CACHE_TTL_MS }),
     changes: o.changes,
-    workloads: createKubeWorkloads({ kc, prefix: o.prefix }),
+    // Release records with the readers' limits: any tenant can write one in their namespace.
+    workloads: createKubeWorkloads({ kc, prefix: o.prefix, storage: createSecretDriver({ core: kc.makeApiClient(CoreV1Api), limits: READER_LIMITS, onSkip: skippedRecordLogger(log) }) }),
     reports: createKubeReports({ custom: kc.makeApiClient(CustomObjectsApi) }),
     exporter: o.exporter,
     policies,
     stylesheet: await readFile(STYLESHEET_FILE, 'utf8'),
     log,
   });
-  const server = createServer({ cert: pair.cert, key: pair.key, minVersion: o.tlsMinVersion, ALPNProtocols: ['http/1.1'] }, ui.listener);
+  const server = createServer(
+    { cert: pair.cert, key: pair.key, minVersion: o.tlsMinVersion, ALPNProtocols: ['http/1.1'], requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS },
+    ui.listener,
+  );
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(o.port, o.host, () => {

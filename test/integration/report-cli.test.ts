@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { gzipSync } from 'node:zlib';
 import { parse } from 'yaml';
 import { readSigningKey } from '../../src/approval/sign.js';
 import type { CliIo } from '../../src/cli/io.js';
@@ -176,6 +177,29 @@ describe('tracegate report', () => {
     const denied = await cli(['report', '--all-tenants'], reviewer);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /list ChangeTrails failed \(HTTP 403\)/);
+  });
+
+  // Regression (security review, finding 2): release Secrets a tenant writes may be gzip bombs.
+  it('refuses release records past the read budget with one line, and exports with --trail-only', async () => {
+    server.store.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-c', labels: { [`${PREFIX}tenant`]: 'team-c' } } });
+    const kc = new KubeConfig();
+    kc.loadFromFile(admin);
+    const core = kc.makeApiClient(CoreV1Api);
+    for (let v = 1; v <= 5; v++) {
+      // 7 MiB of JSON each (under the 8 MiB record cap), ~7 KB compressed: 35 MiB together.
+      const rel = { ...release(v, v === 5 ? 'deployed' : 'superseded', '2026-10-01T00:00:00Z', 'nginx:1'), name: 'bomb', namespace: 'team-c', manifest: 'a'.repeat(7 * 1024 * 1024) };
+      const data = Buffer.from(gzipSync(JSON.stringify(rel)).toString('base64')).toString('base64');
+      await core.createNamespacedSecret({ namespace: 'team-c', body: { metadata: { name: `sh.helm.release.v1.bomb.v${v}`, labels: { name: 'bomb', owner: 'helm', version: String(v), status: 'superseded' } }, type: 'helm.sh/release.v1', data: { release: data } } });
+    }
+    const store = createTrailStore({ api: kc.makeApiClient(CustomObjectsApi), prefix: PREFIX });
+    await record(store, { namespace: 'team-c', kind: 'Deployment', name: 'bomb' }, 'team-c', { time: '2026-10-05T00:00:00Z', verdict: 'verified', revision: 5, images: ['app=c:1'], changes: ['images app=c:1'] }, { name: 'bomb', namespace: 'team-c' });
+    const res = await cli(['report', '-n', 'team-c', '--since', '2026-10-01']);
+    assert.equal(res.code, 1);
+    assert.equal(res.stdout, '');
+    assert.match(res.stderr, /^tracegate report: the release records of team-c\/bomb inflate to more than 33554432 bytes[^\n]*\n$/);
+    const trailOnly = await cli(['report', '-n', 'team-c', '--since', '2026-10-01', '--trail-only']);
+    assert.equal(trailOnly.code, 0, trailOnly.stderr);
+    assert.match(trailOnly.stdout, /team-c,Deployment,bomb,5,recorded/);
   });
 
   it('refuses usage errors before any request', async () => {

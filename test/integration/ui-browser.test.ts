@@ -2,8 +2,9 @@
  * The reviewer's web view in real headless Chromium (Debian's /usr/bin/chromium driven by
  * playwright-core) against the test API server with RBAC: the UI runs with the recorder's
  * ServiceAccount (its own reads, system:auth-delegator for the reviews); alice may read team-a only;
- * carol's group is bound cluster-wide. Screenshots go to test-artifacts/ui/ (CI keeps them); the
- * tenant page's is also written to docs/ui-tenant.png for the README.
+ * carol's group is bound cluster-wide. Screenshots go to test-artifacts/ui/ (CI keeps them); with
+ * UPDATE_DOCS_SCREENSHOT=1 the tenant page's also replaces docs/ui-tenant.png, the README's (a test
+ * run never changes a committed file otherwise).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -199,7 +200,8 @@ describe('the web view in Chromium', () => {
     assert.match(await page.locator('.exports').innerText(), /sha256:[0-9a-f]{64}/);
     assert.deepEqual(blocked, [], 'no resource was blocked by the Content-Security-Policy');
     await page.screenshot({ path: join(ARTIFACTS, 'alice-team-a.png'), fullPage: true });
-    await page.screenshot({ path: join(packageRoot, 'docs', 'ui-tenant.png') });
+    await page.screenshot({ path: join(ARTIFACTS, 'ui-tenant.png') });
+    if (process.env.UPDATE_DOCS_SCREENSHOT === '1') await page.screenshot({ path: join(packageRoot, 'docs', 'ui-tenant.png') });
 
     // The filter form works without script: only the break-glass change.
     await page.getByLabel('Verdict').selectOption('break-glass');

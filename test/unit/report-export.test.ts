@@ -71,6 +71,30 @@ describe('renderCsv', () => {
     const commit = parseCsv(renderCsv(rows))[2]![CSV_COLUMNS.indexOf('commit')];
     assert.equal(commit, `'=HYPERLINK("http://evil")`);
   });
+
+  // Regression (security review, CSV injection via `;`): spreadsheets in semicolon-delimited locales
+  // split a comma-separated line at `;`, honouring quotes only at a field's start.
+  it('gives a semicolon-splitting spreadsheet no field that starts a formula', () => {
+    assert.equal(csvCell('x;=1+1'), `"x;'=1+1"`);
+    assert.equal(csvCell('a\tb'), '"a\tb"', 'a tab is quoted too');
+    const approver = 'bob;=HYPERLINK(CHAR(104)&CHAR(116)&C2)';
+    const line = renderCsv([{ ...rows[0]!, approver }]).split('\r\n')[1]!;
+    const semicolonFields = line.split(';');
+    assert.ok(semicolonFields.length > 1);
+    for (const field of semicolonFields) assert.doesNotMatch(field, /^[\s]*[=+\-@＝＋－＠]/, field);
+    assert.equal(parseCsv(renderCsv([{ ...rows[0]!, approver }]))[1]![CSV_COLUMNS.indexOf('approver')], "bob;'=HYPERLINK(CHAR(104)&CHAR(116)&C2)");
+  });
+
+  it('neutralises a formula after leading white space, NBSP, the ideographic space, and in full-width', () => {
+    for (const bad of [' =1', '  +1', '\u00a0=1+1', '\u3000=1', '\u200b=1', '＝1', '＋1', '－1', '＠SUM(A1)']) {
+      const cell = csvCell(bad);
+      assert.equal(cell[0] === '"' ? cell[1] : cell[0], "'", JSON.stringify(bad));
+    }
+    assert.equal(csvCell(' =1'), "' =1");
+    assert.equal(csvCell('＝1'), "'＝1");
+    assert.equal(csvCell('a =1'), 'a =1', 'a formula sign inside text is text');
+    assert.equal(csvCell('\n=1'), `"\n'=1"`, 'after a line break too (a spreadsheet may start a record there)');
+  });
 });
 
 describe('renderJson', () => {
@@ -121,6 +145,27 @@ describe('export digest and signature', () => {
       assert.match(!bad.ok ? bad.reason : '', /the export was changed/);
     });
   }
+
+  // Regression (security review, report verify): claims are printed to a terminal; they must have the
+  // shapes an export gives them.
+  it('refuses claims an export could not have: words for rows, line breaks in times, an odd format', async () => {
+    const bad: [string, unknown][] = [
+      ['rows', 'ALL 412'],
+      ['rows', 1.5],
+      ['generatedAt', '2026-11-01T01:00:00.000Z; signed by key auditor-2026\n\u001b[8m'],
+      ['since', 'yesterday'],
+      ['format', 'xlsx'],
+      ['tenant', 'team-a\u001b[2K'],
+      ['namespaces', ['team-a', 'Team A']],
+      ['truncated', 'no'],
+    ];
+    for (const [key, value] of bad) {
+      const r = await verifyExport(text, { ...claims, [key]: value });
+      assert.equal(r.ok, false, key);
+      assert.match(!r.ok ? r.reason : '', new RegExp(`digest file's ${key}`));
+    }
+    assert.equal((await verifyExport(text, { ...claims })).ok, true);
+  });
 
   it('refuses a digest file edited to match an edited export, an unsigned one, and an unknown key', async () => {
     const { signing, trusted } = await keys('ed25519');

@@ -199,3 +199,73 @@ describe('createChangeSource', () => {
     assert.deepEqual(await createChangeSource({ trails: api }).query({}), { rows: [], truncated: false });
   });
 });
+
+describe('security review regressions (report rows)', () => {
+  const manifest = (ns: string | undefined, name: string, image: string) =>
+    `---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n${ns ? `  namespace: ${ns}\n` : ''}spec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: ${image}\n`;
+  const stored = (namespace: string, name: string, version: number, m: string): StoredRelease => ({
+    release: { name, namespace, version, manifest: m, info: { status: 'deployed', last_deployed: '2026-09-01T00:00:00Z', description: 'Install complete' }, chart: { metadata: { name, version: '1' } } } as never,
+    labels: {},
+  });
+
+  // Finding 1: a tenant's annotation pointed their workload's release at team-b; trails already
+  // written with that spec.release must still never join team-b's records.
+  it("never joins a release in another namespace into a trail's rows, nor reads it", async () => {
+    const head = trail('team-a', 'payments', [entry(1, '2026-10-01T00:00:00Z')], { tenant: 'team-a', release: { name: 'payments', namespace: 'team-b' } });
+    const helm = new Map([['team-b/payments', [stored('team-b', 'payments', 1, manifest(undefined, 'payments', 'registry.example.com/team-b/payments:9.9-internal'))]]]);
+    const rows = matchingRows([head], {}, { prefix: P, helm });
+    assert.deepEqual(rows.map((r) => [r.status, r.imagesAfter.join()]), [['recorded', 'web=nginx:1.1']]);
+    const asked: string[] = [];
+    const source = createChangeSource({ trails: { listClusterCustomObject: async () => ({ items: [head] }) } as unknown as TrailReadApi, prefix: P, releases: async (ns, name) => (asked.push(`${ns}/${name}`), helm.get(`${ns}/${name}`)) });
+    const read = await source.changes({});
+    assert.deepEqual(asked, [], 'team-b is never read');
+    assert.doesNotMatch(JSON.stringify(read), /team-b|9\.9-internal/);
+  });
+
+  it("takes a Helm-only revision's images only from a document of the workload's namespace", () => {
+    const head = trail('team-a', 'web', [entry(1, '2026-10-01T00:00:00Z', { revision: 2 })], { tenant: 'team-a', release: { name: 'web', namespace: 'team-a' } });
+    const helm = new Map([['team-a/web', [stored('team-a', 'web', 1, manifest('team-b', 'web', 'evil:1')), stored('team-a', 'web', 2, manifest(undefined, 'web', 'nginx:1.1'))]]]);
+    const rows = matchingRows([head], {}, { prefix: P, helm });
+    assert.doesNotMatch(JSON.stringify(rows), /evil:1/);
+  });
+
+  // Finding 6: the view joins Helm's records only where the user may get secrets.
+  it('joins Helm records only in helmNamespaces when given', async () => {
+    const a = trail('team-a', 'web', [entry(1, '2026-10-01T00:00:00Z', { revision: 1 })], { release: { name: 'web', namespace: 'team-a' } });
+    const b = trail('team-a2', 'web', [entry(1, '2026-10-01T00:00:00Z', { revision: 1 })], { release: { name: 'web', namespace: 'team-a2' } });
+    const asked: string[] = [];
+    const source = createChangeSource({
+      trails: { listNamespacedCustomObject: async (p: { namespace: string }) => ({ items: [a, b].filter((t) => t.metadata.namespace === p.namespace) }) } as unknown as TrailReadApi,
+      prefix: P,
+      releases: async (ns, name) => (asked.push(`${ns}/${name}`), [stored(ns, name, 1, manifest(undefined, 'web', 'nginx:1.1'))]),
+    });
+    const rows = await source.changes({ namespaces: ['team-a', 'team-a2'], helmNamespaces: ['team-a2'] });
+    assert.deepEqual(asked, ['team-a2/web']);
+    assert.deepEqual(rows.map((r) => `${r.namespace}:${r.status}`).sort(), ['team-a2:deployed', 'team-a:recorded']);
+  });
+
+  // Finding 2: release histories are not all kept until the query ends.
+  it('reuses a release read for the next trails but keeps only a couple of histories', async () => {
+    const heads = ['r1', 'r1', 'r2', 'r3', 'r1'].map((rel, i) => trail('team-a', `w${i}`, [entry(1, '2026-10-01T00:00:00Z', { uid: `u${i}` })], { release: { name: rel, namespace: 'team-a' } }));
+    const asked: string[] = [];
+    const source = createChangeSource({
+      trails: { listClusterCustomObject: async () => ({ items: heads }) } as unknown as TrailReadApi,
+      prefix: P,
+      releases: async (ns, name) => (asked.push(name), []),
+    });
+    await source.changes({});
+    assert.deepEqual(asked, ['r1', 'r2', 'r3', 'r1'], 'r1 read once for two neighbours, again after two others');
+  });
+
+  // Finding 9: many trails past the cap keep the same earliest rows as one full sort would.
+  it('keeps exactly the earliest rows across many trails once the cap is reached', async () => {
+    const heads = Array.from({ length: 300 }, (_, i) =>
+      trail('team-a', `w${i}`, Array.from({ length: 10 }, (_, k) => entry(k + 1, new Date(Date.UTC(2026, 9, 1) + ((i * 7919 + k * 104729) % 5000) * 1000).toISOString(), { uid: `u${i}` })), { tenant: 'team-a' }),
+    );
+    const source = createChangeSource({ trails: { listClusterCustomObject: async () => ({ items: heads }) } as unknown as TrailReadApi, prefix: P });
+    const got = await source.query({ limit: 1000 });
+    const expected = selectRows(matchingRows(heads, {}, { prefix: P }), 1000);
+    assert.deepEqual(got, expected);
+    assert.equal(got.truncated, true);
+  });
+});

@@ -10,8 +10,8 @@ describe('session store', () => {
   it('gives unguessable distinct ids and forgets a session at its TTL', () => {
     let t = 0;
     const store = createSessionStore({ ttlMs: 1000, maxSessions: 10, recheckMs: 100, now: () => t });
-    const a = store.create(alice, 'tok');
-    const b = store.create(alice, 'tok');
+    const a = store.create(alice, 'tok')!;
+    const b = store.create(alice, 'tok')!;
     assert.notEqual(a.id, b.id);
     assert.match(a.id, /^[A-Za-z0-9_-]{43}$/);
     t = 999;
@@ -22,13 +22,39 @@ describe('session store', () => {
     assert.equal(store.get('forged'), undefined);
   });
 
-  it('holds at most maxSessions, dropping the oldest', () => {
+  it('holds at most maxPerUser sessions of one user, dropping that user\'s oldest', () => {
     let n = 0;
-    const store = createSessionStore({ ttlMs: 1e9, maxSessions: 3, recheckMs: 1e9, now: () => 0, randomId: () => `s${n++}` });
+    const store = createSessionStore({ ttlMs: 1e9, maxSessions: 100, maxPerUser: 3, recheckMs: 1e9, now: () => 0, randomId: () => `s${n++}` });
     for (let i = 0; i < 1000; i++) store.create(alice, 'tok');
     assert.equal(store.size(), 3);
     assert.equal(store.get('s0'), undefined);
     assert.ok(store.get('s999'));
+  });
+
+  // Regression (security review: sessions): one tenant's ServiceAccount logging in 1,000 times used
+  // to drop the oldest session of anyone — an auditor's — at the global cap.
+  it('never drops another user\'s session: a looping login evicts only its own, a full store refuses', () => {
+    const store = createSessionStore({ ttlMs: 8 * 3600e3, maxSessions: 1000, recheckMs: 300e3 });
+    const auditor = store.create({ username: 'carol', groups: ['auditors'] }, 'carol-token')!;
+    const bot = { username: 'system:serviceaccount:team-a:default', groups: [] };
+    for (let i = 0; i < 1000; i++) assert.ok(store.create(bot, 'any-pod-token'));
+    assert.ok(store.get(auditor.id), 'the auditor is still signed in');
+    assert.equal(store.size(), 11, 'the auditor and the bot\'s 10 newest');
+
+    const full = createSessionStore({ ttlMs: 1e9, maxSessions: 2, recheckMs: 1e9, now: () => 0 });
+    const a = full.create(alice, 'tok')!;
+    const b = full.create({ username: 'bob', groups: [] }, 'tok')!;
+    assert.equal(full.create({ username: 'mallory', groups: [] }, 'tok'), undefined, 'refused, nobody dropped');
+    assert.ok(full.get(a.id) && full.get(b.id));
+    // A user at the global cap may still replace their own oldest session.
+    const full2 = createSessionStore({ ttlMs: 1e9, maxSessions: 2, maxPerUser: 1, recheckMs: 1e9, now: () => 0 });
+    const first = full2.create(alice, 'tok')!;
+    full2.create({ username: 'bob', groups: [] }, 'tok');
+    const again = full2.create(alice, 'tok');
+    assert.ok(again && full2.get(again.id));
+    assert.equal(full2.get(first.id), undefined);
+    full2.delete(again.id);
+    assert.equal(full2.size(), 1);
   });
 
   it('sweeps expired sessions on login, so idle ones do not accumulate', () => {
@@ -43,7 +69,7 @@ describe('session store', () => {
   it('asks for a re-check after recheckMs, and records it', () => {
     let t = 0;
     const store = createSessionStore({ ttlMs: 1000, maxSessions: 10, recheckMs: 100, now: () => t });
-    const s = store.create(alice, 'tok');
+    const s = store.create(alice, 'tok')!;
     t = 99;
     assert.equal(store.needsRecheck(s), false);
     t = 100;
