@@ -5,10 +5,12 @@
  * `.sandbox/env` (absolute paths of the tools) and `.sandbox/bin` (kubectl, helm, helm3, tracegate on
  * PATH), prints `sandbox ready` and how to use it, and runs until Ctrl-C or SIGTERM.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { packageRoot } from '../src/paths.js';
+import { readSigningKey } from '../src/approval/sign.js';
+import { bundledPoliciesDir, packageRoot } from '../src/paths.js';
 import { startStoryCluster, type As } from '../test/support/cluster.js';
 
 const DIR = join(packageRoot, '.sandbox');
@@ -37,8 +39,47 @@ async function combinedKubeconfig(files: Record<string, string>): Promise<string
   return stringify(out);
 }
 
+/** The key id the sandbox's approver key is trusted under. */
+const APPROVER_KID = 'sandbox-approver';
+
+/**
+ * Signed approvals in the sandbox: an Ed25519 approver key (bob's, in `.sandbox/approver.pem`) that
+ * every tenant trusts (`.sandbox/approval-keys/_shared.jwks.json`, as a mounted ConfigMap holds it),
+ * and the bundled provenance policy again, requiring signed approvals in prod-a and prod-b.
+ */
+async function approvalSetup(): Promise<{ keys: string; policy: string }> {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  await writeFile(join(DIR, 'approver.pem'), pem, { mode: 0o600 });
+  const keys = join(DIR, 'approval-keys');
+  await mkdir(keys);
+  const { publicJwk } = await readSigningKey(pem, 'approver.pem', APPROVER_KID);
+  await writeFile(join(keys, '_shared.jwks.json'), `${JSON.stringify({ keys: [publicJwk] }, null, 2)}\n`);
+  const doc = parse(await readFile(join(bundledPoliciesDir, 'provenance.yaml'), 'utf8')) as { metadata: Record<string, unknown>; spec: { match: Record<string, unknown>; rules: { provenance: Record<string, unknown> }[] } };
+  doc.metadata.name = 'provenance-signed';
+  doc.metadata.description = 'In production namespaces, the approver and commit of a change are proved by a signed approval.';
+  doc.spec.match.namespaces = ['prod-*'];
+  doc.spec.rules[0]!.provenance.signedApproval = { require: 'signed' };
+  const policy = join(DIR, 'provenance-signed.yaml');
+  await writeFile(policy, stringify(doc));
+  return { keys, policy };
+}
+
 async function main(): Promise<void> {
-  const cluster = await startStoryCluster({ namespaces: [{ name: 'team-a', tenant: 'team-a' }, { name: 'team-b', tenant: 'team-b' }], pods: true });
+  await rm(DIR, { recursive: true, force: true });
+  await mkdir(join(DIR, 'bin'), { recursive: true });
+  const approvals = await approvalSetup();
+  const cluster = await startStoryCluster({
+    namespaces: [
+      { name: 'team-a', tenant: 'team-a' },
+      { name: 'team-b', tenant: 'team-b' },
+      { name: 'prod-a', tenant: 'team-a' },
+      { name: 'prod-b', tenant: 'team-b' },
+    ],
+    pods: true,
+    extraPolicies: [approvals.policy],
+    approvalKeys: approvals.keys,
+  });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -51,8 +92,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
-  await rm(DIR, { recursive: true, force: true });
-  await mkdir(join(DIR, 'bin'), { recursive: true });
   const files: Record<string, string> = {};
   for (const [name, as] of Object.entries(SANDBOX_USERS)) files[name] = await cluster.kubeconfig(as);
   const kubeconfig = join(DIR, 'kubeconfig');
@@ -80,6 +119,8 @@ async function main(): Promise<void> {
 
 A Kubernetes API server with the tracegate gate behind its webhooks and the recorder, in this process.
 Namespaces team-a and team-b belong to the tenants of the same names; the bundled policies apply.
+prod-a (tenant team-a) and prod-b (tenant team-b) also require signed approvals: bob's key is
+.sandbox/approver.pem, which every tenant trusts (.sandbox/approval-keys/_shared.jwks.json).
 
   source .sandbox/env                                   # KUBECONFIG, KUBECTL, HELM, HELM3; kubectl, helm, helm3, tracegate on PATH
   kubectl --context alice create deployment web --image=nginx:latest       # denied: every problem listed
@@ -87,6 +128,20 @@ Namespaces team-a and team-b belong to the tenants of the same names; the bundle
   helm --kube-context ci -n team-a install web test/fixtures/charts/story --set-string annotations.ci/commit=3f2a9c1 --set-string annotations.approvedBy=bob
   helm --kube-context ci -n team-a history web
   tracegate history team-a/web
+
+Signed approvals (prod-a):
+  helm template web test/fixtures/charts/story -n prod-a > .sandbox/web.yaml
+  tracegate approve -f .sandbox/web.yaml --name web -n prod-a --key .sandbox/approver.pem --kid ${APPROVER_KID} --approver bob --commit 3f2a9c1 > .sandbox/approval
+  helm --kube-context ci -n prod-a install web test/fixtures/charts/story --set-string "annotations.tracegate\\.io/approval=$(cut -d= -f2- .sandbox/approval)"
+  kubectl --context ci -n prod-a set image deployment/web web=registry.example.com/team-a/web:1.5.1 --dry-run=client -o yaml > .sandbox/next.yaml
+  kubectl --context ci -n prod-a annotate deployment/web --overwrite "$(tracegate approve -f .sandbox/next.yaml --key .sandbox/approver.pem --kid ${APPROVER_KID} --approver bob --commit 8f2c1e7)"
+  kubectl --context ci -n prod-a set image deployment/web web=registry.example.com/team-a/web:1.5.1      # admitted: approver verified
+  helm --kube-context ci -n prod-a history web                                       # revision 2: approved by bob (signed approval verified)
+  tracegate history prod-a/web                                                      # APPROVAL verified, both revisions
+  tracegate verify --jwks .sandbox/approval-keys/_shared.jwks.json --revision 2 prod-a/web
+  kubectl --context alice -n prod-a annotate deployment/web ci/commit=c0ffee1 approvedBy=not-a-person --overwrite
+  kubectl --context alice -n prod-a set image deployment/web web=registry.example.com/team-a/web:1.6.0    # denied: no verified approval
+  helm --kube-context ci -n prod-b install web test/fixtures/charts/story --set-string "annotations.tracegate\\.io/approval=$(cut -d= -f2- .sandbox/approval)"   # replayed: denied
 
 Contexts (kubectl --context NAME, helm --kube-context NAME):
 ${users}

@@ -59,6 +59,15 @@ export interface GateConfig {
    * `current`). Without it, outside a pod, a development key is kept in `<devCertDir>/provenance`.
    */
   provenanceKeyDir?: string;
+  /**
+   * Trusted approval keys: one JWKS file (every tenant trusts it) or a directory of `<tenant>.jwks.json`
+   * files (`_shared.jwks.json` for every tenant). Without it, approvals on objects are not verified.
+   */
+  approvalKeys?: string;
+  /** CI issuers whose OIDC ID tokens count as proof of commit (YAML/JSON, see src/approval/trust-files.ts). */
+  ciIssuers?: string;
+  /** This cluster's name: accepted as an approval's audience, and required by its cluster claim. */
+  clusterName?: string;
 }
 
 /** An object and an old object of 3 MiB each (the apiserver's request cap) plus the review envelope. */
@@ -121,6 +130,10 @@ const schema = {
     shutdownGraceMs: { type: 'integer', minimum: 0 },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
     provenanceKeyDir: { type: 'string', minLength: 1 },
+    approvalKeys: { type: 'string', minLength: 1 },
+    ciIssuers: { type: 'string', minLength: 1 },
+    // A DNS label, as cluster names in kubeconfigs and the approvals' `aud` are written.
+    clusterName: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
   },
 } as const;
 
@@ -145,6 +158,9 @@ export const ENV_KEYS: Readonly<Record<string, keyof GateConfig>> = {
   TRACEGATE_SERVICE_NAMESPACE: 'serviceNamespace',
   TRACEGATE_LOG_LEVEL: 'logLevel',
   TRACEGATE_PROVENANCE_KEYS: 'provenanceKeyDir',
+  TRACEGATE_APPROVAL_KEYS: 'approvalKeys',
+  TRACEGATE_CI_ISSUERS: 'ciIssuers',
+  TRACEGATE_CLUSTER_NAME: 'clusterName',
   TRACEGATE_MAX_BUFFERED_BODY_BYTES: 'maxBufferedBodyBytes',
   TRACEGATE_MIN_BODY_BYTES_PER_SECOND: 'minBodyBytesPerSecond',
   TRACEGATE_BODY_RATE_GRACE_MS: 'bodyRateGraceMs',

@@ -2,7 +2,7 @@
  * How a decision reads to people and to the audit log: the denial message, response warnings and
  * auditAnnotations, each within the apiserver's limits (reference/admission-protocol.md §4, §5). Pure.
  */
-import type { EvaluationResult, Violation } from '../policy/types.js';
+import type { ApprovalEvidence, EvaluationResult, Violation } from '../policy/types.js';
 
 /** The apiserver truncates every warning to 256 runes once their total passes 4096 runes; stay under both. */
 const MAX_WARNING_RUNES = 256;
@@ -91,4 +91,17 @@ export function auditFindings(violations: readonly Violation[]): string | undefi
   let out: string | undefined;
   for (const v of violations) if (v.action === 'audit') out = out === undefined ? v.message : `${out} | ${v.message}`;
   return out || undefined;
+}
+
+/**
+ * The audit annotations of verified provenance: which statement verified (`verified sha256:…`, the
+ * digest names it without the token) or the one-line reason it did not. Never the token itself.
+ */
+export function approvalAudit(evidence: ApprovalEvidence | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const a = evidence?.approval;
+  if (a) out.approval = a.ok ? `verified ${a.statement.digest} key ${a.statement.kid} approver ${a.statement.approver}` : `not verified: ${a.reason}`;
+  const c = evidence?.ciToken;
+  if (c) out['ci-token'] = c.ok ? `verified ${c.statement.digest} ${c.statement.identity.repository} run ${c.statement.identity.run}` : `not verified: ${c.reason}`;
+  return out;
 }

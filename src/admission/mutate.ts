@@ -6,16 +6,17 @@
  * Pure given its dependencies.
  */
 import type { MacKeyring } from '../provenance/mac.js';
-import type { PolicySet } from '../policy/types.js';
+import type { ApprovalEvidence, PolicySet } from '../policy/types.js';
 import { workloadKind } from '../workload/kinds.js';
 import { podTemplateOf } from '../workload/pod-template.js';
 import type { TracegateKeys } from './annotations.js';
 import { createChangeIdSource } from './change-id.js';
 import { requestContext } from './context.js';
 import { policyRefs } from './decision.js';
-import { auditAnnotations } from './explain.js';
+import { approvalAudit, auditAnnotations } from './explain.js';
 import { encodePatch, ensureAnnotationsOps, escapePointer, type PatchOp } from './patch.js';
 import { defaultStampKeys, planStamps, provenanceKeys, trustedOld } from './stamp-plan.js';
+import { withSignedProvenance } from './signed-provenance.js';
 import { parseChangeId, stampKeys, stampsVerify } from './stamps.js';
 import { tenantConflict } from './tenant-check.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
@@ -54,7 +55,7 @@ export function createMutator(deps: MutatorDeps) {
   const defaults = defaultStampKeys(deps.prefix);
   const stampList = stampKeys(k);
 
-  return function mutate(request: AdmissionRequest): Handled {
+  return function mutate(request: AdmissionRequest, evidence?: ApprovalEvidence): Handled {
     const decision = baseDecision('mutate', request);
     const uid = request.uid;
     const obj = request.object;
@@ -81,8 +82,11 @@ export function createMutator(deps: MutatorDeps) {
     const keys = provenanceKeys(policies, ctx, obj, defaults);
     decision.policies = policyRefs(keys.applied);
     decision.policySet = policies.digest;
+    // Verified at the edge: the plan stamps a change verified only with it, and writes the canonical
+    // copies of what the statements vouch for; the patch is still made against the object as sent.
+    if (evidence) ctx.approval = evidence;
     const plan = planStamps({
-      request,
+      request: withSignedProvenance(request, evidence, keys),
       ctx,
       tenant,
       policies,
@@ -125,7 +129,7 @@ export function createMutator(deps: MutatorDeps) {
     const response: AdmissionResponse = {
       uid,
       allowed: true,
-      auditAnnotations: auditAnnotations({ decision: 'allow', tenant, policies: decision.policies.join(','), 'policy-set': policies.digest, 'change-id': decision.changeId }),
+      auditAnnotations: auditAnnotations({ decision: 'allow', tenant, policies: decision.policies.join(','), 'policy-set': policies.digest, 'change-id': decision.changeId, ...approvalAudit(evidence) }),
     };
     if (ops.length) {
       response.patch = encodePatch(ops);

@@ -9,8 +9,8 @@ import type { MacKeyring } from '../provenance/mac.js';
 import { evaluate } from '../policy/evaluate.js';
 import { policyMatches } from '../policy/match.js';
 import { annotationSources, findFreshCommit, findProvenance } from '../policy/provenance-values.js';
-import { commitBaseline, formatUsedCommits, provenanceValues } from '../policy/rules/provenance.js';
-import type { CompiledPolicy, EvaluationResult, PolicySet, ProvenanceKey, RequestContext } from '../policy/types.js';
+import { ANY_SIGNED_APPROVAL, approvalProof, commitBaseline, formatUsedCommits, provenanceValues } from '../policy/rules/provenance.js';
+import type { CompiledPolicy, CompiledSignedApproval, EvaluationResult, PolicySet, ProvenanceKey, RequestContext } from '../policy/types.js';
 import { PROVENANCE_KEY_DEFAULTS } from '../policy/defaults.js';
 import { changeViewOf, podTemplateOf } from '../workload/pod-template.js';
 import { describeTemplateChange, templateChanged } from '../workload/template-diff.js';
@@ -29,6 +29,8 @@ export interface StampKeys {
   approver: ProvenanceKey;
   pipelineRun: ProvenanceKey;
   breakGlass: string | undefined;
+  /** The rule's signedApproval option: which keys and issuers make a change verified. */
+  signedApproval?: CompiledSignedApproval;
   applied: readonly CompiledPolicy[];
 }
 
@@ -49,7 +51,7 @@ export function provenanceKeys(set: PolicySet, ctx: RequestContext, object: Kube
       const check = rule.check;
       if (check.type !== 'provenance') continue;
       const s = check.spec;
-      return { commit: s.commit, approver: s.approver, pipelineRun: s.pipelineRun, breakGlass: s.breakGlass?.annotation, applied: [policy] };
+      return { commit: s.commit, approver: s.approver, pipelineRun: s.pipelineRun, breakGlass: s.breakGlass?.annotation, ...(s.signedApproval ? { signedApproval: s.signedApproval } : {}), applied: [policy] };
     }
   }
   return defaults;
@@ -238,8 +240,12 @@ export function planStamps(input: StampInput): StampPlan {
   owned[k.changePipelineRun] = run?.value ?? '';
   owned[k.usedCommits] = usedCommits(baseline.used, obj, template, keys.commit, commit?.value);
   owned[k.breakGlassChange] = waived ? `${id} ${waived}` : undefined;
+  // Verified only when the evidence proves exactly the commit and approver this change is stamped with.
+  const proof = ctx.approval && fresh && approver ? approvalProof(keys.signedApproval ?? ANY_SIGNED_APPROVAL, ctx.approval, commit?.value, approver.value) : undefined;
+  owned[k.changeVerified] = proof?.ok ? proof.proof.digests.join(', ') : undefined;
+  owned[k.changeTestResults] = proof?.ok ? proof.proof.testResults : undefined;
   const via = ctx.fieldManager ? ` via ${ctx.fieldManager}` : '';
-  const why = !fresh ? '' : approver ? `commit ${fresh}, approved by ${approver.value}` : `commit ${fresh}`;
+  const why = !fresh ? '' : approver ? `commit ${fresh}, approved by ${approver.value}${proof?.ok ? ', verified' : ''}` : `commit ${fresh}`;
   owned[CHANGE_CAUSE] = truncate(`${ctx.username || 'unknown'}${via}: ${changes.join('; ') || 'pod template changed'}${why ? ` (${why})` : ''}`, MAX_CHANGE_CAUSE_CHARS);
   // Mutating webhooks see no uid on CREATE (the apiserver assigns it later): such stamps bind an empty one.
   const uid = request.operation === 'CREATE' ? '' : (obj.metadata?.uid ?? '');

@@ -22,7 +22,16 @@ export function stampHash(obj: KubeObject): string {
 
 /** The annotation keys only the gate writes, in the order the MAC covers them (change-cause aside). */
 export function stampKeys(k: TracegateKeys): readonly string[] {
-  return [k.tenant, k.changedBy, k.fieldManager, k.changeId, k.changeCommit, k.changeApprover, k.changePipelineRun, k.usedCommits, k.breakGlassChange];
+  return [k.tenant, k.changedBy, k.fieldManager, k.changeId, k.changeCommit, k.changeApprover, k.changePipelineRun, k.usedCommits, k.breakGlassChange, k.changeVerified, k.changeTestResults];
+}
+
+/**
+ * Stamps added after the MAC's first version: covered only when present, named in the MAC input, so
+ * every change id made before them still checks (an absent one adds nothing) and none can be dropped
+ * or moved without breaking the MAC (the length-prefixed name and value are part of what it covers).
+ */
+function optionalStampKeys(k: TracegateKeys): readonly string[] {
+  return [k.changeVerified, k.changeTestResults];
 }
 
 /** Every key the gate owns on the object's annotations: its stamps and Kubernetes' change-cause. */
@@ -63,7 +72,12 @@ export interface MacSubject {
 
 function macFields(k: TracegateKeys, s: MacSubject): string[] {
   const fields = ['tracegate-change/v1', s.namespace, s.kind, s.name, s.uid, s.id, s.hash];
-  for (const key of stampKeys(k)) if (key !== k.changeId) fields.push(s.stamps[key] ?? '');
+  const optional = optionalStampKeys(k);
+  for (const key of stampKeys(k)) if (key !== k.changeId && !optional.includes(key)) fields.push(s.stamps[key] ?? '');
+  for (const key of optional) {
+    const v = s.stamps[key];
+    if (v !== undefined) fields.push(key, v);
+  }
   return fields;
 }
 

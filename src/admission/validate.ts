@@ -6,7 +6,7 @@
  */
 import { evaluate } from '../policy/evaluate.js';
 import { createParseMemo } from '../policy/rules/context.js';
-import type { PolicySet, Violation } from '../policy/types.js';
+import type { ApprovalEvidence, PolicySet, Violation } from '../policy/types.js';
 import type { DeletionNote } from '../provenance/deletion-event.js';
 import type { MacKeyring } from '../provenance/mac.js';
 import { apiVersionOf, workloadKind } from '../workload/kinds.js';
@@ -14,8 +14,9 @@ import { isWorkloadKind } from '../workload/pod-template.js';
 import type { TracegateKeys } from './annotations.js';
 import { requestContext } from './context.js';
 import { objectRef, policyRefs, type Decision } from './decision.js';
-import { auditAnnotations, auditFindings, denialMessage, ruleIds, ruleList, warningsFor } from './explain.js';
-import { defaultStampKeys, oldStampsCurrent, trustedOld } from './stamp-plan.js';
+import { approvalAudit, auditAnnotations, auditFindings, denialMessage, ruleIds, ruleList, warningsFor } from './explain.js';
+import { defaultStampKeys, oldStampsCurrent, provenanceKeys, trustedOld } from './stamp-plan.js';
+import { withSignedProvenance } from './signed-provenance.js';
 import { STAMPS_RULE, stampDenial, stampProblems } from './stamp-check.js';
 import { tenantConflict } from './tenant-check.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
@@ -98,14 +99,15 @@ function violatedRules(violations: readonly Violation[], tenantConflict: boolean
 export function createValidator(deps: ValidatorDeps) {
   const memo = createParseMemo();
   const defaults = defaultStampKeys(deps.prefix);
-  return function validate(request: AdmissionRequest): Handled {
+  return function validate(given: AdmissionRequest, evidence?: ApprovalEvidence): Handled {
+    let request = given;
     const decision = baseDecision('validate', request);
     const uid = request.uid;
     const kind = request.kind.kind;
     if (request.operation === 'DELETE' && !request.subResource) return observeDeletion(request, decision);
     // kubectl debug writes pods/ephemeralcontainers with the whole Pod: its new container's image is judged.
     const judged = !request.subResource || (request.subResource === EPHEMERAL_CONTAINERS && kind === 'Pod');
-    if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !judged || !isWorkloadKind(kind) || !request.object) {
+    if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || !judged || !isWorkloadKind(kind) || !given.object) {
       // CONNECT, */scale (a Scale has no template), status and other kinds: nothing to judge.
       return { response: { uid, allowed: true, auditAnnotations: auditAnnotations({ decision: 'skip' }) }, decision };
     }
@@ -113,6 +115,11 @@ export function createValidator(deps: ValidatorDeps) {
     const tenant = deps.tenantOf(namespace);
     const ctx = requestContext(request, tenant);
     const policySet = deps.policies();
+    if (evidence) {
+      // Verified at the edge; the values the statements vouch for count as the change's own (see signed-provenance.ts).
+      ctx.approval = evidence;
+      request = withSignedProvenance(request, evidence, provenanceKeys(policySet, ctx, given.object, defaults));
+    }
     // Stamps on the old object count only when their MAC checks: planted ones are no baseline for anything.
     const trusted = trustedOld(deps.keyring, deps.keys, request.oldObject && request.oldObject.kind === kind ? request.oldObject : null);
     // Read by the provenance rule and the stamp plan alike: the old template is hashed at most once.
@@ -121,7 +128,7 @@ export function createValidator(deps: ValidatorDeps) {
     const conflict = tenantConflict({ key: deps.keys.tenant, tenant, namespace, object: request.object, oldObject: request.oldObject });
     // The debug subresource changes ephemeral containers only: it can neither write nor fix stamps.
     // evaluate judged this very object and old object unless the object leaves out its kind (then it judged nothing).
-    const evaluation = request.object.kind === kind ? result : undefined;
+    const evaluation = request.object?.kind === kind ? result : undefined;
     const stamps = request.subResource ? [] : stampProblems({ request, ctx, tenant, policies: policySet, k: deps.keys, keyring: deps.keyring, defaults, trusted, evaluation });
 
     const denied = conflict !== undefined || stamps.length > 0 || result.verdict === 'deny';
@@ -154,6 +161,7 @@ export function createValidator(deps: ValidatorDeps) {
       'audit-findings': auditFindings(result.violations),
       'break-glass': result.breakGlass ? `${result.breakGlass.user}: ${result.breakGlass.reason}` : undefined,
       'field-manager': ctx.fieldManager,
+      ...approvalAudit(evidence),
     });
     const response: AdmissionResponse = { uid, allowed: !denied, auditAnnotations: audit };
     if (warnings.length) response.warnings = warnings;

@@ -1,5 +1,5 @@
 /** Signed approvals and CI identity tokens: what the gate, the CLI and the recorder use. */
-export { APPROVAL_ALGS, APPROVAL_ANNOTATION_NAME, APPROVAL_TYP, CLOCK_SKEW_SECONDS, DEFAULT_APPROVAL_AUDIENCE, DEFAULT_MAX_LIFETIME_SECONDS, formatDuration, formatInstant, parseDuration } from './statement.js';
+export { APPROVAL_ALGS, APPROVAL_ANNOTATION_NAME, CI_TOKEN_ANNOTATION_NAME, APPROVAL_TYP, CLOCK_SKEW_SECONDS, DEFAULT_APPROVAL_AUDIENCE, DEFAULT_MAX_LIFETIME_SECONDS, formatDuration, formatInstant, parseDuration } from './statement.js';
 export type { ApprovalAlg, ApprovalBindingClaim, ApprovalClaims, ApprovalExpectation, ApprovalStatement, VerifyResult } from './statement.js';
 export { approvalExpectationOf, approvalImages, approvalTemplateDigest, approvalTemplateView } from './template-digest.js';
 export { ALL_TENANTS, loadTrustedKeyFiles, loadTrustedKeys } from './keys.js';
@@ -14,3 +14,5 @@ export { DEFAULT_CACHE_ENTRIES, createApprovalVerifier, createCiTokenVerifier, c
 export type { ApprovalVerifier, CacheStats, CiTokenVerifier, LruCache } from './cache.js';
 export { approvalClaims, readSigningKey, signApproval } from './sign.js';
 export type { ApprovalRequest, SigningKey } from './sign.js';
+export { SHARED_KEYS_FILE, loadApprovalKeyPath, loadCiIssuerPath } from './trust-files.js';
+export type { ApprovalTrustOptions } from './trust-files.js';

@@ -28,6 +28,9 @@ export const MAX_TOKEN_CHARS = 16 * 1024;
 /** The annotation (after the prefix) that carries an approval on a workload. */
 export const APPROVAL_ANNOTATION_NAME = 'approval';
 
+/** The annotation (after the prefix) that carries a CI system's OIDC ID token on a workload. */
+export const CI_TOKEN_ANNOTATION_NAME = 'ci-token';
+
 /** The private `tracegate` claim: what the approval binds. */
 export interface ApprovalBindingClaim {
   namespace: string;

@@ -34,6 +34,12 @@ Options (environment variable in brackets):
       --provenance-keys DIR    the MAC keys shared with the recorder (<id>.key files, and current);
                                outside a pod a development key is kept in <cert-dir>/provenance
                                [TRACEGATE_PROVENANCE_KEYS]
+      --approval-keys PATH     trusted approval keys: a JWKS file (every tenant) or a directory of
+                               <tenant>.jwks.json files (_shared.jwks.json: every tenant) [TRACEGATE_APPROVAL_KEYS]
+      --ci-issuers FILE        CI issuers whose OIDC ID tokens prove commit and run (YAML/JSON:
+                               issuers: [{issuer, audience, jwks, tenants, protectedEnvironments}])
+                               [TRACEGATE_CI_ISSUERS]
+      --cluster-name NAME      this cluster's name: an approval's audience or cluster claim [TRACEGATE_CLUSTER_NAME]
       --max-buffered-body-bytes N
                                bytes all in-flight request bodies may hold; beyond, 429 with Retry-After
                                (a quarter of the container's memory limit; 64 MiB without one)
@@ -70,6 +76,9 @@ export async function runServeCommand(args: string[], io: CliIo, signals: NodeJS
       'service-namespace': { type: 'string' },
       'log-level': { type: 'string' },
       'provenance-keys': { type: 'string' },
+      'approval-keys': { type: 'string' },
+      'ci-issuers': { type: 'string' },
+      'cluster-name': { type: 'string' },
       'max-buffered-body-bytes': { type: 'string' },
       'min-body-bytes-per-second': { type: 'string' },
       'body-rate-grace-ms': { type: 'string' },
@@ -100,6 +109,9 @@ export async function runServeCommand(args: string[], io: CliIo, signals: NodeJS
     serviceNamespace: values['service-namespace'],
     logLevel: values['log-level'],
     provenanceKeyDir: values['provenance-keys'],
+    approvalKeys: values['approval-keys'],
+    ciIssuers: values['ci-issuers'],
+    clusterName: values['cluster-name'],
     maxBufferedBodyBytes: values['max-buffered-body-bytes'],
     minBodyBytesPerSecond: values['min-body-bytes-per-second'],
     bodyRateGraceMs: values['body-rate-grace-ms'],

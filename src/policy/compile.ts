@@ -15,6 +15,7 @@ import {
   PROVENANCE_KEY_DEFAULTS,
   RESOURCE_CONTAINER_LISTS,
 } from './defaults.js';
+import { APPROVAL_ANNOTATION_NAME, CI_TOKEN_ANNOTATION_NAME } from '../approval/statement.js';
 import { sha256Digest } from './digest.js';
 import { globToRegExp } from './glob.js';
 import { unreadableValue } from './identity.js';
@@ -29,6 +30,8 @@ import type {
   PolicySource,
   ProvenanceKey,
   ProvenanceKeySpec,
+  SignedApprovalSpec,
+  CompiledSignedApproval,
   RuleSpec,
 } from './types.js';
 
@@ -202,7 +205,18 @@ function compileCheck(rule: RuleSpec, path: string, problems: Problems, opts: Co
       trustedGroups: identities(r.trustedGroups, `${at}.trustedGroups`, problems),
       ...(r.breakGlass ? { breakGlass: { annotation: r.breakGlass.annotation, groups: identities(r.breakGlass.groups, `${at}.breakGlass.groups`, problems) } } : {}),
       ...commitPattern(r.commitPattern, `${at}.commitPattern`, problems),
+      ...(r.signedApproval ? { signedApproval: signedApproval(r.signedApproval, prefix) } : {}),
     },
+  };
+}
+
+/** `signedApproval` compiled (the schema checked its shape): lists become sets, absent ones accept all. */
+function signedApproval(spec: SignedApprovalSpec, prefix: string): CompiledSignedApproval {
+  return {
+    require: spec.require,
+    annotations: { approval: `${prefix}${APPROVAL_ANNOTATION_NAME}`, ciToken: `${prefix}${CI_TOKEN_ANNOTATION_NAME}` },
+    ...(spec.keys ? { keys: new Set(spec.keys) } : {}),
+    ...(spec.issuers ? { issuers: new Set(spec.issuers) } : {}),
   };
 }
 

@@ -5,6 +5,8 @@
 import type { ImagePattern } from '../images/index.js';
 import type { Quantity } from '../quantities/index.js';
 import type { ContainerList } from '../k8s/types.js';
+import type { ApprovalStatement } from '../approval/statement.js';
+import type { CiStatement } from '../approval/verify-ci-token.js';
 
 export type Action = 'deny' | 'warn' | 'audit';
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -90,6 +92,18 @@ export interface ProvenanceRuleSpec {
   breakGlass?: { annotation: string; groups: string[] };
   /** A commit must match this regular expression, whole; default 7 to 64 lowercase hex characters. */
   commitPattern?: string;
+  /** Verified provenance: a signed approval or a CI identity token (README "Signed approvals"). */
+  signedApproval?: SignedApprovalSpec;
+}
+
+/** The provenance rule's `signedApproval` option, as written. */
+export interface SignedApprovalSpec {
+  /** `signed`: deny a change without a verified approval binding it; `warn`: admit it with a warning. */
+  require: 'signed' | 'warn';
+  /** Key ids this rule accepts (default: every key the gate trusts for the tenant). */
+  keys?: string[];
+  /** CI issuers this rule accepts (default: every configured issuer). */
+  issuers?: string[];
 }
 
 export interface RevisionHistoryRuleSpec {
@@ -195,6 +209,16 @@ export interface CompiledProvenanceRule {
   /** Anchored form of the commit pattern, and the pattern as written (for messages). */
   commitPattern: RegExp;
   commitPatternSource: string;
+  signedApproval?: CompiledSignedApproval;
+}
+
+/** `signedApproval` compiled: absent lists accept every trusted key or issuer. */
+export interface CompiledSignedApproval {
+  require: 'signed' | 'warn';
+  keys?: ReadonlySet<string>;
+  issuers?: ReadonlySet<string>;
+  /** Where the approval and the CI token travel (under the annotation prefix), for messages. */
+  annotations?: { approval: string; ciToken: string };
 }
 
 export interface CompiledRevisionHistoryRule {
@@ -267,6 +291,23 @@ export interface RequestContext {
    * made for: their commits are then no baseline for it. Absent: they are, or there are none to judge.
    */
   oldStampsCurrent?: boolean;
+  /**
+   * The signed approval and CI token the object carries, verified at the edge (the admission handler)
+   * before evaluation: the pure provenance rule reads only this verdict. Absent when the object carries
+   * neither (or nothing verified them: `tracegate check`).
+   */
+  approval?: ApprovalEvidence;
+}
+
+/** A verification's outcome as the rule sees it: the statement, or the one-line reason it failed. */
+export type Verified<T> = { ok: true; statement: T } | { ok: false; reason: string };
+
+/** What the edge verified on one request. */
+export interface ApprovalEvidence {
+  /** The approval annotation (a signed JWS), when present. */
+  approval?: Verified<ApprovalStatement>;
+  /** The CI identity token annotation, when present. */
+  ciToken?: Verified<CiStatement>;
 }
 
 export interface Violation {

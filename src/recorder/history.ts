@@ -42,6 +42,15 @@ export interface HistoryRow {
   tenant?: string;
   commit?: string;
   approver?: string;
+  /**
+   * `verified` when the gate verified a signed approval or CI token for this change's commit and approver,
+   * `unverified` when the approver is only as typed; absent for Helm revisions tracegate never saw.
+   */
+  approval?: 'verified' | 'unverified';
+  /** The verified statements (`approval sha256:…`, `ci-token sha256:…`): what `tracegate verify` re-checks. */
+  approvalDigest?: string;
+  /** The verified approval's test-results link. */
+  testResults?: string;
   user?: string;
   fieldManager?: string;
   changeId?: string;
@@ -75,6 +84,8 @@ function helmRow(s: StoredRelease, prefix: string, workload: { kind: string; nam
   set('user', l('changed-by'));
   set('fieldManager', l('field-manager'));
   set('changeId', l('change-id'));
+  const approval = l('approval');
+  if (approval === 'verified' || approval === 'unverified') row.approval = approval;
   const verified = l('verified');
   if (verified !== undefined) row.verdict = verified === 'true' ? (l('break-glass') === 'true' ? 'break-glass' : 'verified') : 'unverified';
   return row;
@@ -104,6 +115,9 @@ function entryRow(e: TrailEntry, stored: StoredRelease | undefined): HistoryRow 
   if (e.tenant) row.tenant = e.tenant;
   if (e.commit) row.commit = e.commit;
   if (e.approver) row.approver = e.approver;
+  if (e.event === 'change') row.approval = e.approval && e.verdict !== 'unverified' ? 'verified' : 'unverified';
+  if (e.approval) row.approvalDigest = e.approval;
+  if (e.testResults) row.testResults = e.testResults;
   if (e.user) row.user = e.user;
   if (e.tool) row.fieldManager = e.tool;
   if (e.changeId) row.changeId = e.changeId;
@@ -134,7 +148,7 @@ export function historyRows(history: readonly StoredRelease[], entries: readonly
 
 /** A fixed-width table like `helm history`, with tracegate's provenance columns. */
 export function formatHistoryTable(rows: readonly HistoryRow[]): string {
-  const header = ['REVISION', 'UPDATED', 'STATUS', 'VERDICT', 'TENANT', 'COMMIT', 'APPROVER', 'USER', 'MANAGER', 'DESCRIPTION'];
+  const header = ['REVISION', 'UPDATED', 'STATUS', 'VERDICT', 'TENANT', 'COMMIT', 'APPROVER', 'APPROVAL', 'USER', 'MANAGER', 'DESCRIPTION'];
   const body = rows.map((r) => [
     r.revision === undefined ? '-' : String(r.revision),
     r.updated.replace(/\.\d+Z$/, 'Z'),
@@ -143,6 +157,7 @@ export function formatHistoryTable(rows: readonly HistoryRow[]): string {
     r.tenant ?? '-',
     r.commit ?? '-',
     r.approver ?? '-',
+    r.approval ?? '-',
     r.user ?? '-',
     r.fieldManager ?? '-',
     r.description,

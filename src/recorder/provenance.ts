@@ -6,7 +6,11 @@ import { CHANGE_CAUSE, tracegateKeys } from '../admission/annotations.js';
 import { parseChangeId, stampHash, stampsVerify } from '../admission/stamps.js';
 import { isRecord, type KubeObject } from '../k8s/types.js';
 import type { MacKeyring } from '../provenance/mac.js';
+import { tokenDigest } from '../approval/verify-approval.js';
 import { toLabelValue } from './codec.js';
+
+/** Longest approval kept in a trail entry: 500 entries of 1 KB more stay well within an object's 1.5 MiB. */
+const MAX_RECORDED_TOKEN_CHARS = 1024;
 
 export interface RecordedProvenance {
   tenant?: string;
@@ -19,6 +23,15 @@ export interface RecordedProvenance {
   changeId?: string;
   breakGlass?: string;
   changeCause?: string;
+  /**
+   * The statements that proved commit and approver (`approval sha256:…`, `ci-token sha256:…`): the gate
+   * verified a signed approval or CI token for exactly this change. Absent: the approver is as typed.
+   */
+  approval?: string;
+  /** The verified approval's test-results link. */
+  testResults?: string;
+  /** The approval itself (a compact JWS) when the object still carries the one the gate verified: what `tracegate verify --revision` re-checks. */
+  approvalToken?: string;
   /** True when the stamps' MAC checks: the gate wrote them for exactly this object and pod template. */
   verified: boolean;
 }
@@ -50,6 +63,12 @@ export function readProvenance(obj: KubeObject, prefix: string, keyring: MacKeyr
   const space = bg?.indexOf(' ') ?? -1;
   if (bg && changeId && space > 0 && bg.slice(0, space) === changeId) set('breakGlass', bg.slice(space + 1));
   set('changeCause', get(CHANGE_CAUSE));
+  set('approval', get(k.changeVerified));
+  set('testResults', get(k.changeTestResults));
+  // Kept only when it is the very statement the stamps name, and small: an approval is ~0.7 KB, and
+  // the trail must stay far below etcd's object limit. A CI token is a credential: only its digest is kept.
+  const token = get(k.approval);
+  if (out.approval && token && token.length <= MAX_RECORDED_TOKEN_CHARS && out.approval.includes(`approval ${tokenDigest(token)}`)) out.approvalToken = token;
   return out;
 }
 
@@ -72,7 +91,7 @@ export function describeRevision(p: RecordedProvenance, changes: readonly string
       ? `via ${opts.lastWriter} (per managedFields)`
       : '';
   const why = p.verified
-    ? [p.commit && `commit ${p.commit}`, p.approver && `approved by ${p.approver}`, p.changeId && `change ${p.changeId}`].filter(Boolean).join(', ')
+    ? [p.commit && `commit ${p.commit}`, p.approver && `approved by ${p.approver}${p.approval ? ' (signed approval verified)' : ''}`, p.changeId && `change ${p.changeId}`].filter(Boolean).join(', ')
     : '';
   const flags = [
     !p.verified ? 'UNVERIFIED: changed without passing the tracegate gate' : '',
@@ -107,6 +126,14 @@ export function provenanceLabels(p: RecordedProvenance, prefix: string, revision
     put('change-id', p.changeId);
     put('pipeline-run', p.pipelineRun);
     if (p.breakGlass) labels[`${prefix}break-glass`] = 'true';
+    // Whether the approver was proved by a signed statement, and which (a label value holds 63
+    // characters: the digest's first 32 hex, 128 bits, names it; the trail keeps it whole).
+    // Only over stamps whose MAC checked: a writer without the key cannot tell a verified approval from a typed stamp.
+    if (!opts.unchecked) {
+      labels[`${prefix}approval`] = p.approval ? 'verified' : 'unverified';
+      const digest = p.approval ? /sha256:([0-9a-f]{32})/.exec(p.approval)?.[1] : undefined;
+      if (digest) labels[`${prefix}approval-sha256`] = digest;
+    }
   } else put('tenant', p.tenant);
   return labels;
 }

@@ -44,6 +44,9 @@ export function attribution(p: RecordedProvenance, writer: string | undefined): 
   if (p.pipelineRun) out.pipelineRun = p.pipelineRun;
   if (p.changeId) out.changeId = p.changeId;
   if (p.breakGlass) out.reason = p.breakGlass;
+  if (p.approval) out.approval = p.approval;
+  if (p.testResults) out.testResults = p.testResults;
+  if (p.approvalToken) out.approvalToken = p.approvalToken;
   return out;
 }
 

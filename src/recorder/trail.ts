@@ -18,8 +18,8 @@ export const TRAIL_PLURAL = 'changetrails';
 
 /**
  * Entries one trail object holds before its entries move to an archive object. An entry is ~0.5 KB of
- * JSON, so an object stays near 250 KB — far below etcd's 1.5 MiB request limit, and one read of a
- * workload's recent history stays cheap.
+ * JSON (1.5 KB at most with a recorded approval), so an object stays near 250 KB (750 KB at worst) —
+ * below etcd's 1.5 MiB request limit, and one read of a workload's recent history stays cheap.
  */
 export const MAX_ENTRIES_PER_OBJECT = 500;
 /** Kubernetes object names are DNS subdomains of at most 253 characters. */
@@ -59,6 +59,15 @@ export interface TrailEntry {
   changeId?: string;
   /** The break-glass reason of a break-glass change. */
   reason?: string;
+  /**
+   * The signed statements the gate verified for this change's commit and approver (`approval sha256:…`,
+   * `ci-token sha256:…`, the digests of the tokens): absent when the approver is only as typed.
+   */
+  approval?: string;
+  /** The verified approval's test-results link. */
+  testResults?: string;
+  /** The verified approval (compact JWS, at most 1 KB), for re-verification offline; never a CI token. */
+  approvalToken?: string;
   /** `container=image` after the change (containers and init containers). */
   images?: string[];
   /** What changed, in words (`image web: a → b`). */

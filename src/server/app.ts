@@ -17,8 +17,9 @@ import { answerUnhandled, createWebhookHandler, sendJson, type WebhookDeps, type
 
 /** What the HTTP surface needs: the two handlers, metrics, logging, readiness and the request limits. */
 export interface AppDeps {
-  validate: (request: AdmissionRequest) => Handled;
-  mutate: (request: AdmissionRequest) => Handled;
+  /** Synchronous, or a promise when the review's approval is verified first (see src/admission/approval-edge.ts). */
+  validate: (request: AdmissionRequest) => Handled | Promise<Handled>;
+  mutate: (request: AdmissionRequest) => Handled | Promise<Handled>;
   metrics: Metrics;
   log: Logger;
   /** Reasons the gate is not ready (empty when ready). */

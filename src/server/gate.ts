@@ -9,7 +9,10 @@ import { join, resolve } from 'node:path';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { tracegateKeys } from '../admission/annotations.js';
+import { createApprovalEdge, withEvidence, type EvidenceSource } from '../admission/approval-edge.js';
 import { createChangeIdSource } from '../admission/change-id.js';
+import { createApprovalVerifier, createCiTokenVerifier } from '../approval/cache.js';
+import { loadApprovalKeyPath, loadCiIssuerPath } from '../approval/trust-files.js';
 import { createMutator } from '../admission/mutate.js';
 import { createValidator } from '../admission/validate.js';
 import { certPaths, ensureDevCerts, serviceDnsNames } from '../certs/index.js';
@@ -78,6 +81,23 @@ async function provenanceKeyring(config: Readonly<GateConfig>, deps: GateDeps, a
   const { keyring, created } = await ensureDevKeyring(dir);
   deps.log.warn({ dir, created }, 'using a development provenance key; the recorder verifies changes only with the same key (--provenance-keys)');
   return keyring;
+}
+
+/**
+ * The trust of verified provenance (`--approval-keys`, `--ci-issuers`), loaded once; a file that cannot
+ * be used stops the start (APPROVAL_KEYS). Logged by counts and ids only, never key material.
+ */
+async function approvalEdge(config: Readonly<GateConfig>, deps: GateDeps, tenantOf: (namespace: string) => string | undefined): Promise<EvidenceSource> {
+  const keys = config.approvalKeys ? await loadApprovalKeyPath(config.approvalKeys, config.clusterName ? { cluster: config.clusterName } : {}, deps.cwd) : undefined;
+  const issuers = config.ciIssuers ? await loadCiIssuerPath(config.ciIssuers, deps.cwd) : undefined;
+  if (keys || issuers) deps.log.info({ approvalKeys: keys?.size ?? 0, trust: keys?.id, ciIssuers: issuers?.size ?? 0, cluster: config.clusterName }, 'approval trust loaded');
+  return createApprovalEdge({
+    keys: tracegateKeys(config.annotationPrefix),
+    prefix: config.annotationPrefix,
+    tenantOf,
+    ...(keys ? { approvals: createApprovalVerifier({ keys }) } : {}),
+    ...(issuers ? { ciTokens: createCiTokenVerifier({ issuers }) } : {}),
+  });
 }
 
 /** The cluster side of the gate: one KubeConfig and one CoreV1Api for the namespace cache and the deletion notes. */
@@ -179,14 +199,16 @@ export async function startGate(deps: GateDeps): Promise<RunningGate> {
 
   const keys = tracegateKeys(config.annotationPrefix);
   const keyring = await provenanceKeyring(config, deps, abs);
+  const evidence = await approvalEdge(config, deps, tenantOf);
   const deletions = cluster ? deletionWriter(cluster.core, config, deps, keyring) : undefined;
   const policies = gatePolicies.current;
   let draining = false;
   // Set once the server stops accepting: answers from then on close their connection (see AppDeps.closing).
   let closing = false;
   const listener = createRequestListener({
-    validate: createValidator({ policies, tenantOf, keys, prefix: config.annotationPrefix, keyring }),
-    mutate: createMutator({ policies, tenantOf, keys, prefix: config.annotationPrefix, keyring, newId: createChangeIdSource() }),
+    // A review carrying an approval or CI token is answered asynchronously (its evidence verified first).
+    validate: withEvidence(evidence, createValidator({ policies, tenantOf, keys, prefix: config.annotationPrefix, keyring })),
+    mutate: withEvidence(evidence, createMutator({ policies, tenantOf, keys, prefix: config.annotationPrefix, keyring, newId: createChangeIdSource() })),
     ...(deletions ? { onDeletion: deletions.write } : {}),
     metrics,
     log,

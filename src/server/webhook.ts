@@ -80,7 +80,7 @@ export interface WebhookDeps {
 export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, timeout: unknown) => Promise<void>;
 
 /** Creates the handler of one webhook; it catches every error of the review itself. */
-export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'mutate', handler: (r: AdmissionRequest) => Handled): WebhookHandler {
+export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'mutate', handler: (r: AdmissionRequest) => Handled | Promise<Handled>): WebhookHandler {
   const { metrics, log, decisionLine, deadlines } = deps;
   let lastTimeout: unknown = undefined;
   let lastBudget = requestBudgetMs(undefined, deps.maxRequestTimeoutMs);
@@ -108,7 +108,9 @@ export function createWebhookHandler(deps: WebhookDeps, name: 'validate' | 'muta
         rateGraceMs: deps.bodyRateGraceMs,
       });
       const request = decodeReview(body);
-      const { response, decision, deletion } = handler(request);
+      // Most reviews are answered synchronously; one carrying an approval waits for its verification.
+      const handled = handler(request);
+      const { response, decision, deletion } = handled instanceof Promise ? await handled : handled;
       if (deps.closing()) res.setHeader('Connection', 'close');
       sendJson(res, 200, JSON.stringify(reviewResponse(response)));
       if (deletion) deps.onDeletion?.(deletion);

@@ -76,6 +76,9 @@ describe('the gate is down: failurePolicy as the manifests promise', () => {
 
   it('the control plane never depends on the gate: kube-system accepts Deployments', async () => {
     ok(await c.kubectl(['create', 'deployment', 'recovery', '--image=registry.k8s.io/pause:3.10', '-n', 'kube-system']), 'kubectl create in kube-system');
+    // Never past the gate, so recorded UNVERIFIED like any change outside its scope (counted before the next test's baseline).
+    await c.recorded('kube-system', 'recovery');
+    assert.equal((await helmLabels(c, 'recovery', 'kube-system', 1))['tracegate.io/verified'], 'false');
   });
 
   it('changes that slip through (validating webhook switched to Ignore) are recorded as UNVERIFIED', async () => {

@@ -58,14 +58,15 @@ describe('tracegate history', () => {
     const [title, release, header, ...rows] = res.stdout.trimEnd().split('\n');
     assert.equal(title, `deployment ${ns}/web`);
     assert.equal(release, `release ${ns}/web`);
-    assert.deepEqual(header!.split(/\s{2,}/), ['REVISION', 'UPDATED', 'STATUS', 'VERDICT', 'TENANT', 'COMMIT', 'APPROVER', 'USER', 'MANAGER', 'DESCRIPTION']);
+    assert.deepEqual(header!.split(/\s{2,}/), ['REVISION', 'UPDATED', 'STATUS', 'VERDICT', 'TENANT', 'COMMIT', 'APPROVER', 'APPROVAL', 'USER', 'MANAGER', 'DESCRIPTION']);
     assert.equal(rows.length, 3);
     const cells = rows.map((r) => r.split(/\s{2,}/));
     // Helm's install, attributed to Helm's caller from the gate's stamps at the time.
-    assert.deepEqual(cells[0]!.slice(2), ['superseded', 'verified', 'shop', '-', '-', 'admin', 'helm', 'Install complete']);
-    assert.deepEqual(cells[1]!.slice(2, 9), ['superseded', 'verified', 'shop', 'c0ffee1', 'bob', 'alice', 'kubectl-set']);
-    assert.match(cells[1]![9]!, /^image web: nginx:1\.25 → nginx:1\.26 by alice via kubectl-set \(commit c0ffee1, approved by bob, change \w+\) \(recorded; chart values unchanged\)$/);
-    assert.deepEqual(cells[2]!.slice(2, 9), ['deployed', 'verified', 'shop', 'deadbee', 'erin', 'dave', 'kubectl-set']);
+    // APPROVAL: no signed approval verified any of these approvers (they are as typed).
+    assert.deepEqual(cells[0]!.slice(2), ['superseded', 'verified', 'shop', '-', '-', 'unverified', 'admin', 'helm', 'Install complete']);
+    assert.deepEqual(cells[1]!.slice(2, 10), ['superseded', 'verified', 'shop', 'c0ffee1', 'bob', 'unverified', 'alice', 'kubectl-set']);
+    assert.match(cells[1]![10]!, /^image web: nginx:1\.25 → nginx:1\.26 by alice via kubectl-set \(commit c0ffee1, approved by bob, change \w+\) \(recorded; chart values unchanged\)$/);
+    assert.deepEqual(cells[2]!.slice(2, 10), ['deployed', 'verified', 'shop', 'deadbee', 'erin', 'unverified', 'dave', 'kubectl-set']);
     for (const c of cells) assert.match(c[1]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'UTC time to the second');
   });
 
@@ -79,7 +80,7 @@ describe('tracegate history', () => {
     const [install, first, second] = out.revisions as Any[];
     // `rollout` appears once the recorder has seen the rollout end (it amends the trail): racy by design here.
     for (const r of [install, first, second]) assert.ok(r?.rollout === undefined || r?.rollout === 'complete', String(r?.rollout));
-    assert.deepEqual(Object.keys(install!).filter((k) => k !== 'rollout').sort(), ['changeId', 'chart', 'description', 'fieldManager', 'images', 'revision', 'status', 'tenant', 'updated', 'user', 'verdict']);
+    assert.deepEqual(Object.keys(install!).filter((k) => k !== 'rollout').sort(), ['approval', 'changeId', 'chart', 'description', 'fieldManager', 'images', 'revision', 'status', 'tenant', 'updated', 'user', 'verdict']);
     const stored = h.revisions(ns, 'web');
     assert.deepEqual({ ...second, updated: undefined, rollout: undefined }, {
       revision: 3,
@@ -92,6 +93,7 @@ describe('tracegate history', () => {
       tenant: 'shop',
       commit: 'deadbee',
       approver: 'erin',
+      approval: 'unverified',
       user: 'dave',
       fieldManager: 'kubectl-set',
       changeId: stored[2]!.labels[`${PREFIX}change-id`],

@@ -79,6 +79,10 @@ export interface StoryClusterOptions {
    * `useConfigs` stores the configurations it is given. Default: a chain of the overlay's, fixed.
    */
   admissionFromStore?: boolean;
+  /** The gate's `--approval-keys` (a JWKS file or a directory of `<tenant>.jwks.json`). */
+  approvalKeys?: string;
+  /** The gate's `--ci-issuers` file. */
+  ciIssuers?: string;
 }
 
 /** Who runs a command: a username and its groups (`admin` is system:masters). */
@@ -203,6 +207,8 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
     policies,
     shutdownDelayMs: 0,
     provenanceKeyDir: keyDir,
+    ...(opts.approvalKeys ? { approvalKeys: opts.approvalKeys } : {}),
+    ...(opts.ciIssuers ? { ciIssuers: opts.ciIssuers } : {}),
   });
   const services = new Map<string, { host: string; port: number }>();
   let gate: RunningGate | undefined;

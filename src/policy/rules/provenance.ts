@@ -8,8 +8,8 @@
  */
 import { isRecord, type KubeObject } from '../../k8s/types.js';
 import { escapeInvisible, sameIdentity, unreadableValue } from '../identity.js';
-import { annotationSources, findFreshCommit, findProvenance, type CommitBaseline } from '../provenance-values.js';
-import type { CompiledProvenanceRule, ProvenanceKey, RequestContext, Violation } from '../types.js';
+import { annotationSources, findFreshCommit, findProvenance, sameCommit, type CommitBaseline } from '../provenance-values.js';
+import type { ApprovalEvidence, CompiledProvenanceRule, CompiledSignedApproval, ProvenanceKey, RequestContext, Violation } from '../types.js';
 import type { CheckInput, MakeViolation } from './context.js';
 
 /** Every value a provenance key (or an alias) has on the object and its pod template. */
@@ -94,6 +94,58 @@ function commitProblem(rule: CompiledProvenanceRule, value: string): string | un
   return undefined;
 }
 
+/** What a verified approval proves about a change: the gate stamps it, the recorder records it. */
+export interface ApprovalProof {
+  commit: string;
+  approver: string;
+  pipelineRun?: string;
+  testResults?: string;
+  /** `approval sha256:…` and/or `ci-token sha256:…`: which statements proved it. */
+  digests: string[];
+}
+
+/** An outcome of {@link approvalProof}: the proof, or the one-line reason there is none. */
+export type ProofOutcome = { ok: true; proof: ApprovalProof } | { ok: false; reason: string };
+
+/** Accepts every trusted key and issuer: how the stamps judge evidence when no rule narrows it. */
+export const ANY_SIGNED_APPROVAL: CompiledSignedApproval = Object.freeze({ require: 'warn' as const });
+
+/**
+ * Whether the verified evidence proves this change: a signed approval whose key the rule accepts, or a
+ * CI token whose issuer it accepts from a protected environment (the approval gate passed there), and
+ * every present proof consistent with the change's commit and approver annotations (`commit`,
+ * `approver`: the values the change carries, if any). A present proof that fails is never outweighed
+ * by another: the reason names it. Pure.
+ */
+export function approvalProof(spec: CompiledSignedApproval, evidence: ApprovalEvidence | undefined, commit: string | undefined, approver: string | undefined): ProofOutcome {
+  const a = evidence?.approval;
+  const ci = evidence?.ciToken;
+  if (!a && !ci) return { ok: false, reason: 'the change carries no signed approval and no CI token' };
+  if (a && !a.ok) return { ok: false, reason: `approval not verified: ${a.reason}` };
+  if (ci && !ci.ok) return { ok: false, reason: `CI token not verified: ${ci.reason}` };
+  const s = a?.ok ? a.statement : undefined;
+  const c = ci?.ok ? ci.statement : undefined;
+  if (s && spec.keys && !spec.keys.has(s.kid)) return { ok: false, reason: `approval key ${JSON.stringify(s.kid)} is not one this policy accepts` };
+  if (c && spec.issuers && !spec.issuers.has(c.identity.issuer)) return { ok: false, reason: `CI issuer ${c.identity.issuer} is not one this policy accepts` };
+  const proved = s?.commit ?? c!.identity.commit;
+  if (commit !== undefined && !sameCommit(commit, proved)) return { ok: false, reason: `${s ? 'approval' : 'CI token'} is for commit ${proved}, not ${escapeInvisible(commit)}` };
+  if (s && c && !sameCommit(s.commit, c.identity.commit)) return { ok: false, reason: `CI token is for commit ${c.identity.commit}, not the approval's ${s.commit}` };
+  const by = s?.approver ?? c?.approval?.approver;
+  if (by === undefined) {
+    return { ok: false, reason: `CI token of ${c!.identity.repository} proves commit ${c!.identity.commit}, but its job ran in ${c!.identity.environment ? `environment ${c!.identity.environment}, which is not a protected one` : 'no environment'}: an approval is still needed` };
+  }
+  if (approver !== undefined && !sameIdentity(approver, by)) return { ok: false, reason: `${s ? 'approval is signed by' : 'CI token was approved by'} ${by}, not ${escapeInvisible(approver)} (the approver annotation)` };
+  const run = s?.pipelineRun ?? c?.identity.run;
+  const digests = [...(s ? [`approval ${s.digest}`] : []), ...(c ? [`ci-token ${c.digest}`] : [])];
+  return { ok: true, proof: { commit: proved, approver: by, ...(run !== undefined ? { pipelineRun: run } : {}), ...(s?.testResults !== undefined ? { testResults: s.testResults } : {}), digests } };
+}
+
+/** The annotation a change without verified provenance should carry, as a fix names it after `set metadata.annotations`. */
+function approvalFix(spec: CompiledSignedApproval): string {
+  const names = spec.annotations ?? { approval: 'tracegate.io/approval', ciToken: 'tracegate.io/ci-token' };
+  return `${names.approval}=<a signed approval of exactly this change: tracegate approve -f MANIFEST …> (or ${names.ciToken}=<the CI job's OIDC ID token, from a protected environment>)`;
+}
+
 export interface ProvenanceOutcome {
   violations: Violation[];
   breakGlass?: { reason: string; user: string };
@@ -168,8 +220,25 @@ export function checkProvenance(rule: CompiledProvenanceRule, input: CheckInput,
     fixes.push(`${rule.pipelineRun.annotation}=<pipeline run id or URL, as plain text>`);
   }
 
+  // Verified provenance: judged on the values the change carries (the edge filled in absent ones from the statement).
+  let unverified: string | undefined;
+  if (rule.signedApproval) {
+    const proof = approvalProof(rule.signedApproval, ctx.approval, commit?.value, approver?.value);
+    if (!proof.ok) {
+      if (rule.signedApproval.require === 'signed') {
+        problems.push(`no verified approval: ${proof.reason}`);
+        fixes.push(approvalFix(rule.signedApproval));
+      } else unverified = proof.reason;
+    }
+  }
+
   const violations = breakGlassRefusal(rule, input, make);
   const bg = breakGlassOf(rule, input);
+  if (unverified !== undefined && !(bg?.member && problems.length)) {
+    const v = make({ path: 'metadata.annotations', message: `change by ${ctx.username || 'an unknown user'} has no verified approval: ${unverified}`, fix: `set metadata.annotations ${approvalFix(rule.signedApproval!)}` });
+    // `warn` mode: admitted with the warning (an `audit` rule stays silent).
+    violations.push(v.action === 'deny' ? { ...v, action: 'warn' } : v);
+  }
   // Honoured even when left from an earlier change: members are trusted with it, and each use is reported.
   // It is reported only when it waived something: the gate then warns that rules were waived.
   if (bg?.member && problems.length) return { violations: [], breakGlass: { reason: bg.value, user: ctx.username } };
