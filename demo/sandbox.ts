@@ -9,7 +9,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { EventEmitter } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { readSigningKey } from '../src/approval/sign.js';
+import type { CliIo } from '../src/cli/io.js';
+import { runUiCommand } from '../src/cli/ui.js';
 import { bundledPoliciesDir, packageRoot } from '../src/paths.js';
 import { startStoryCluster, type As } from '../test/support/cluster.js';
 
@@ -37,6 +41,36 @@ async function combinedKubeconfig(files: Record<string, string>): Promise<string
     out.contexts.push({ name, context: { cluster: `sandbox-${name}`, user: name, namespace: name === 'bob' ? 'team-b' : 'team-a' } });
   }
   return stringify(out);
+}
+
+/** A full audit pass a minute: changes in between are audited as they happen anyway. */
+const AUDIT_INTERVAL_MS = 60_000;
+
+/** A free local port for the web view (its URL is printed, so it must be known before it listens). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((ok) => probe.close(ok));
+  return port;
+}
+
+/**
+ * The reviewer's web view (`tracegate ui`, in this process) with the web view's own identity, and a
+ * bearer token per sandbox user in `.sandbox/tokens/<context>` to sign in with.
+ */
+async function startSandboxUi(cluster: Awaited<ReturnType<typeof startStoryCluster>>): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const kubeconfig = await cluster.kubeconfig({ user: 'system:serviceaccount:tracegate:tracegate-ui', groups: ['system:serviceaccounts'] });
+  const signals = new EventEmitter();
+  const io: CliIo = { stdout: () => undefined, stderr: (t) => void process.stderr.write(t), readStdin: async () => '', env: {}, cwd: packageRoot };
+  const args = ['--listen', `127.0.0.1:${port}`, '--kubeconfig', kubeconfig, '--cert-dir', join(DIR, 'ui-certs'), '--policy-source', 'cluster', '--log-level', 'warn'];
+  void runUiCommand(args, io, signals);
+  await mkdir(join(DIR, 'tokens'));
+  for (const [name, as] of Object.entries(SANDBOX_USERS)) {
+    await writeFile(join(DIR, 'tokens', name), `${cluster.server.token(as.user ?? 'admin', as.groups ?? ['system:masters'])}\n`, { mode: 0o600 });
+  }
+  return { url: `https://127.0.0.1:${port}/`, stop: () => void signals.emit('SIGTERM') };
 }
 
 /** The key id the sandbox's approver key is trusted under. */
@@ -79,12 +113,17 @@ async function main(): Promise<void> {
     pods: true,
     extraPolicies: [approvals.policy],
     approvalKeys: approvals.keys,
+    // As the chart installs it: the policies are TracegatePolicy objects, followed live by the gate and audited.
+    policySource: 'cluster',
+    audit: { intervalMs: AUDIT_INTERVAL_MS },
   });
+  const ui = await startSandboxUi(cluster);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${signal}: stopping the sandbox…\n`);
+    ui.stop();
     await cluster.close();
     await rm(DIR, { recursive: true, force: true });
     process.exit(0);
@@ -124,7 +163,7 @@ prod-a (tenant team-a) and prod-b (tenant team-b) also require signed approvals:
 
   source .sandbox/env                                   # KUBECONFIG, KUBECTL, HELM, HELM3; kubectl, helm, helm3, tracegate on PATH
   kubectl --context alice create deployment web --image=nginx:latest       # denied: every problem listed
-  kubectl --context ci -n team-a apply -f test/fixtures/manifests/good-deployment.yaml
+  kubectl --context ci apply -f test/fixtures/manifests/sandbox-api.yaml          # admitted and stamped
   helm --kube-context ci -n team-a install web test/fixtures/charts/story --set-string annotations.ci/commit=3f2a9c1 --set-string annotations.approvedBy=bob
   helm --kube-context ci -n team-a history web
   tracegate history team-a/web
@@ -142,6 +181,23 @@ Signed approvals (prod-a):
   kubectl --context alice -n prod-a annotate deployment/web ci/commit=c0ffee1 approvedBy=not-a-person --overwrite
   kubectl --context alice -n prod-a set image deployment/web web=registry.example.com/team-a/web:1.6.0    # denied: no verified approval
   helm --kube-context ci -n prod-b install web test/fixtures/charts/story --set-string "annotations.tracegate\\.io/approval=$(cut -d= -f2- .sandbox/approval)"   # replayed: denied
+
+Policies are TracegatePolicy objects, as the chart installs them: a change applies without a restart.
+  kubectl get tracegatepolicies                                                   # the set in force (and each one's Ready condition)
+  kubectl apply -f test/fixtures/policies/sandbox/warn-latest.tracegatepolicy.yaml        # no-latest becomes a warning, at once:
+  kubectl --context alice create deployment web2 --image=registry.example.com/team-a/web:latest   # now admitted with a Warning (other rules still apply)
+  kubectl apply -f test/fixtures/policies/sandbox/malformed.tracegatepolicy.yaml          # refused by the CRD's schema
+  kubectl get policyreports -A                                                    # the background audit: every workload × rule
+
+The compliance reviewer (after the stories above, with web in team-a):
+  kubectl --context alice annotate deployment/web ci/commit=8f2c1e7 approvedBy=bob --overwrite
+  kubectl --context alice set image deployment/web web=registry.example.com/team-a/web:1.5.0
+  tracegate rollback team-a/web 1 --context oncall --break-glass "INC-4711: 1.5.0 crashes at start"   # past the gate, recorded BREAK-GLASS
+  tracegate report --tenant team-a -o csv                                         # the change history as CSV, with its digest
+
+The reviewer's web view: ${ui.url}tenants/team-a — the BREAK-GLASS row highlighted (sign in with a token: cat .sandbox/tokens/alice;
+its certificate's CA is .sandbox/ui-certs/ca.crt — curl --cacert, or accept the browser's warning).
+The sandbox has no RBAC, so every token sees every tenant there; the chart's RBAC is what limits it.
 
 Contexts (kubectl --context NAME, helm --kube-context NAME):
 ${users}

@@ -30,6 +30,7 @@ Options:
   -n, --namespace NS        namespace of the workload (default: "default", or the one in the name)
   -o, --output FORMAT       table (default) or json
       --kubeconfig FILE     kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+      --context NAME        the kubeconfig context to use (default: its current context), as kubectl --context
       --annotation-prefix P prefix of tracegate's annotations and labels (tracegate.io/)
   -h, --help                show this help
 
@@ -98,6 +99,7 @@ export async function runHistoryCommand(args: string[], io: CliIo): Promise<numb
     options: {
       namespace: { type: 'string', short: 'n' },
       kubeconfig: { type: 'string' },
+      context: { type: 'string' },
       output: { type: 'string', short: 'o', default: 'table' },
       'annotation-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -112,7 +114,7 @@ export async function runHistoryCommand(args: string[], io: CliIo): Promise<numb
   const ref = parseWorkloadRef(positionals[0]!, values.namespace ?? 'default');
   if (!ref) throw new TracegateError('USAGE', `not a workload reference: ${JSON.stringify(positionals[0])} (use [NAMESPACE/][KIND/]NAME)`);
   const prefix = values['annotation-prefix'] ?? DEFAULT_ANNOTATION_PREFIX;
-  const kc = loadKubeConfig(values.kubeconfig, io);
+  const kc = loadKubeConfig(values.kubeconfig, io, values.context);
   let rec: WorkloadRecord;
   try {
     rec = await readWorkloadRecord(kc, ref, prefix);

@@ -5,13 +5,19 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { TracegateError } from '../errors.js';
+import { quoteBounded } from '../policy/digest.js';
 import { loadKubeconfig } from '../kube/load-kubeconfig.js';
 import { workloadKindByName, type WorkloadKindInfo } from '../workload/kinds.js';
 import type { CliIo } from './io.js';
 
 /** The kubeconfig of a cluster command; problems are one-line KUBE_API errors, never a stack. */
-export function loadKubeConfig(path: string | undefined, io: CliIo): KubeConfig {
+export function loadKubeConfig(path: string | undefined, io: CliIo, context?: string): KubeConfig {
   const kc = loadKubeconfig({ ...(path ? { file: path } : {}), env: io.env, cwd: io.cwd });
+  if (context !== undefined) {
+    // As kubectl --context: a name the kubeconfig does not have is an error, never the current context.
+    if (!kc.getContextObject(context)) throw new TracegateError('USAGE', `--context ${quoteBounded(context)}: the kubeconfig has no such context`);
+    kc.setCurrentContext(context);
+  }
   if (!kc.getCurrentCluster()) throw new TracegateError('KUBE_API', 'no cluster to talk to: the kubeconfig has no current context with a cluster (set one, or pass --kubeconfig)');
   return kc;
 }

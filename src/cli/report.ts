@@ -50,6 +50,7 @@ Options:
       --trail-only          do not read Helm's release Secrets (statuses are then recorded / deleted)
       --page-size N         ChangeTrail objects per list request (default 50)
       --kubeconfig FILE     kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+      --context NAME        the kubeconfig context to use (default: its current context), as kubectl --context
       --annotation-prefix P prefix of tracegate's labels (tracegate.io/)
   -h, --help                show this help
 
@@ -80,6 +81,7 @@ const OPTIONS = {
   'trail-only': { type: 'boolean' },
   'page-size': { type: 'string' },
   kubeconfig: { type: 'string' },
+  context: { type: 'string' },
   'annotation-prefix': { type: 'string' },
   digest: { type: 'string' },
   jwks: { type: 'string' },
@@ -197,7 +199,7 @@ export async function runReportCommand(args: string[], io: CliIo): Promise<numbe
   const key = values['sign-key'] === undefined ? undefined : await readSigningKey(await readText(values['sign-key'], io, 'the signing key'), values['sign-key'], values.kid);
   const policyDigest = values.policies === undefined ? undefined : (await loadPolicySet(values.policies, io, prefix)).digest;
 
-  const kc = loadKubeConfig(values.kubeconfig, io);
+  const kc = loadKubeConfig(values.kubeconfig, io, values.context);
   // Readers' limits: the records are any tenant's to write, and an export must not inflate bombs.
   const secrets = values['trail-only'] ? undefined : createSecretDriver({
         core: kc.makeApiClient(CoreV1Api),

@@ -40,6 +40,7 @@ Options:
       --parallel N               rollbacks in flight at once (default 1: one at a time, in priority order)
   -n, --namespace NS             namespace of references without one (default: default)
       --kubeconfig FILE          kubeconfig
+      --context NAME             the kubeconfig context to use (default: its current context), as kubectl --context
   -h, --help                     show this help
 `;
 
@@ -103,6 +104,7 @@ export async function runRollbackCommand(args: string[], io: CliIo): Promise<num
       parallel: { type: 'string' },
       namespace: { type: 'string', short: 'n' },
       kubeconfig: { type: 'string' },
+      context: { type: 'string' },
       'annotation-prefix': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -125,7 +127,7 @@ export async function runRollbackCommand(args: string[], io: CliIo): Promise<num
   const reason = values['break-glass'];
   if (reason !== undefined && reason.trim() === '') throw new TracegateError('USAGE', '--break-glass needs a reason: it is recorded with the rollback');
 
-  const kc = loadKubeConfig(values.kubeconfig, io);
+  const kc = loadKubeConfig(values.kubeconfig, io, values.context);
   const breakGlass = reason === undefined ? undefined : { reason, user: await whoAmI(kc) };
   const prefix = values['annotation-prefix'] ?? DEFAULT_ANNOTATION_PREFIX;
   const rollback = createRollback({

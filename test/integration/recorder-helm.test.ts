@@ -112,6 +112,8 @@ describe('helm 4: install (server-side apply), a recorded kubectl set image, rol
         [`${PREFIX}changed-by`]: 'admin',
         [`${PREFIX}field-manager`]: 'kubectl-set',
         [`${PREFIX}change-id`]: changeIdOf(live),
+        // The approver is only as typed: no signed statement proved it.
+        [`${PREFIX}approval`]: 'unverified',
       },
     );
     assert.equal(rev2!.labels['status'], 'deployed');

@@ -5,7 +5,7 @@
  * the gate exactly as they say, and the recorder watching every namespace. Users run the real kubectl
  * and helm binaries with their own identities. No node:assert here: the demo uses it too.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -20,6 +20,10 @@ import { createMetrics } from '../../src/metrics.js';
 import { bundledPoliciesDir, packageRoot } from '../../src/paths.js';
 import type { ProcessedEvent } from '../../src/recorder/controller.js';
 import { startRecorder, type RunningRecorder } from '../../src/recorder/run.js';
+import { startAuditPolicies } from '../../src/recorder/audit-policies.js';
+import { toTracegatePolicy } from '../../src/policy/tracegate-policy.js';
+import type { PolicyDocument } from '../../src/policy/types.js';
+import { Registry } from 'prom-client';
 import { loadKeyring, newKeyText } from '../../src/provenance/keys.js';
 import { startGate, type RunningGate } from '../../src/server/gate.js';
 import { createAdmissionChain, followStoredAdmission, loadAdmissionPolicies, loadWebhookConfigs } from './admission-chain/index.js';
@@ -83,6 +87,14 @@ export interface StoryClusterOptions {
   approvalKeys?: string;
   /** The gate's `--ci-issuers` file. */
   ciIssuers?: string;
+  /**
+   * Where the gate takes its policies: the files (default), or `cluster` — TracegatePolicy objects made
+   * from those files and stored as the chart installs them, followed live (a `kubectl apply` of a policy
+   * takes effect without a restart).
+   */
+  policySource?: 'files' | 'cluster';
+  /** The recorder's background audit, a pass every `intervalMs`, from the gate's policy source (PolicyReport CRDs installed). */
+  audit?: { intervalMs: number };
 }
 
 /** Who runs a command: a username and its groups (`admin` is system:masters). */
@@ -195,6 +207,9 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
   await writeFile(join(keyDir, 'k1.key'), newKeyText(), { mode: 0o600 });
   const keyring = await loadKeyring(keyDir);
   const policies = [...(opts.policies ?? [bundledPoliciesDir]), ...(opts.extraPolicies ?? [])];
+  const policySource = opts.policySource ?? 'files';
+  if (policySource === 'cluster') await storePolicyObjects(server, policies);
+  if (opts.audit) await storeCrds(server, 'wgpolicyk8s-policyreports.yaml');
   const gateConfig = buildConfig({}, {
     port: 0,
     host: '127.0.0.1',
@@ -204,7 +219,7 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
     // Tenants from the namespaces' labels through the gate's own informer, as in a cluster.
     tenancy: 'cluster',
     kubeconfig: gateKubeconfig,
-    policies,
+    ...(policySource === 'cluster' ? { policySource, policies: [] } : { policies }),
     shutdownDelayMs: 0,
     provenanceKeyDir: keyDir,
     ...(opts.approvalKeys ? { approvalKeys: opts.approvalKeys } : {}),
@@ -262,8 +277,23 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
   let recorder: RunningRecorder | undefined;
   if (opts.recorder !== false) {
     const kc = new KubeConfig();
-    kc.loadFromFile(await kubeconfig({ user: 'system:serviceaccount:tracegate:tracegate-recorder' }));
+    const recorderKubeconfig = await kubeconfig({ user: 'system:serviceaccount:tracegate:tracegate-recorder' });
+    kc.loadFromFile(recorderKubeconfig);
+    const registry = new Registry();
+    // As `tracegate record --policy-source`: the audit judges by what the gate enforces, followed live.
+    const auditPolicies = opts.audit
+      ? await startAuditPolicies({
+          config: { policySource, policies, kubeconfig: recorderKubeconfig, annotationPrefix: 'tracegate.io/' },
+          log: createLogger({ level: process.env.TG_DEBUG_LOG ?? 'silent' }),
+          registry,
+          env: {},
+          cwd: packageRoot,
+          onChange: (set) => recorder?.auditor?.setPolicies(set),
+        })
+      : undefined;
+    if (auditPolicies) closers.push(() => auditPolicies.stop());
     recorder = await startRecorder({
+      registry,
       kubeConfig: kc,
       keyring,
       log: createLogger({ level: process.env.TG_DEBUG_LOG ?? 'silent' }),
@@ -278,6 +308,7 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
         pendingRetryMs: PENDING_RETRY_MS,
         deletionNoteAttempts: DELETION_NOTE_ATTEMPTS,
         lease: { namespace: TRACEGATE_NAMESPACE, name: 'tracegate-recorder', identity: 'tracegate-recorder-0', leaseDurationMs: LEASE_MS, renewIntervalMs: RENEW_MS },
+        ...(auditPolicies && opts.audit ? { audit: { policies: auditPolicies.current(), intervalMs: opts.audit.intervalMs, tenancy: { tenantLabel: 'tracegate.io/tenant' } } } : {}),
       },
     });
     const running = recorder;
@@ -348,6 +379,25 @@ async function assemble(tools: RealTools, dir: string, opts: StoryClusterOptions
     waitFor,
     close,
   };
+}
+
+/** Stores the CRDs of `manifests/crds/<file>`, as `kubectl apply -f` of them creates them. */
+async function storeCrds(server: TestApiServer, file: string): Promise<void> {
+  for (const doc of parseAllDocuments(await readFile(join(packageRoot, 'manifests', 'crds', file), 'utf8'))) server.store.put(doc.toJS() as Any);
+}
+
+/** The TracegatePolicy CRD and one object per policy document of `paths`, as the chart installs the bundled policies. */
+async function storePolicyObjects(server: TestApiServer, paths: readonly string[]): Promise<void> {
+  await storeCrds(server, 'tracegatepolicy.yaml');
+  for (const path of paths) {
+    const files = (await stat(path)).isDirectory() ? (await readdir(path)).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(path, f)) : [path];
+    for (const file of files) {
+      for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
+        const policy = doc.toJS() as PolicyDocument | null;
+        if (policy?.kind === 'Policy') server.store.put(toTracegatePolicy(policy) as Any);
+      }
+    }
+  }
 }
 
 /** Runs `tracegate ARGV…` in-process with the commands the binary has (serve and record aside). */

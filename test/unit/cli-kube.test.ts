@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseWorkloadRef } from '../../src/cli/kube-client.js';
+import { loadKubeConfig, parseWorkloadRef } from '../../src/cli/kube-client.js';
+import type { CliIo } from '../../src/cli/io.js';
 import { isTracegateError } from '../../src/errors.js';
 import { loadKubeconfig } from '../../src/kube/load-kubeconfig.js';
 
@@ -42,6 +43,13 @@ describe('loadKubeconfig', () => {
     assert.equal(kc.getCurrentContext(), 'ctx-a');
     assert.equal(kc.getCurrentCluster()?.server, 'https://a.example:6443', 'cluster c is defined twice: the first file wins');
     assert.deepEqual(kc.getContexts().map((c) => c.name).sort(), ['ctx-a', 'ctx-b']);
+  });
+
+  it('--context picks another context of the merged files, as kubectl --context; an unknown one is an error', () => {
+    const io: CliIo = { stdout: () => undefined, stderr: () => undefined, readStdin: async () => '', env: { KUBECONFIG: [a, b].join(delimiter), HOME: empty }, cwd: dir };
+    assert.equal(loadKubeConfig(undefined, io).getCurrentContext(), 'ctx-a');
+    assert.equal(loadKubeConfig(undefined, io, 'ctx-b').getCurrentContext(), 'ctx-b');
+    assert.throws(() => loadKubeConfig(undefined, io, 'ctx-\u001b[2Jz'), (e: unknown) => isTracegateError(e, 'USAGE') && /--context "ctx-\\u001b\[2Jz": the kubeconfig has no such context/.test(e.message));
   });
 
   it('takes --kubeconfig over the environment, relative to the working directory', () => {
