@@ -176,6 +176,18 @@ describe('atomic lists and maps: owned and replaced as a whole', () => {
   });
 });
 
+describe('atomic values are compared as values', () => {
+  it('the same atomic map in another key order is no change: no conflict with its owner (value.Equals, maps unordered)', async () => {
+    // Stored as a YAML file orders it; kubectl (Go) sends map keys sorted.
+    server.store.put(manifest('order', [['web', 'nginx:1.25']], {}, { nodeSelector: { zone: 'a', disk: 'ssd' } }));
+    await applyOk(manifest('order', [['web', 'nginx:1.25']], {}, { nodeSelector: { disk: 'ssd', zone: 'a' } }));
+    assert.ok(owned('order', 'kubectl', 'Apply').includes('.spec.template.spec.nodeSelector'), 'co-owned with before-first-apply');
+    const res = await applyObj(manifest('order', [['web', 'nginx:1.25']], {}, { nodeSelector: { disk: 'hdd', zone: 'a' } }), '--field-manager=second');
+    assert.equal(res.code, 1, 'a different value still conflicts');
+    assert.match(res.stderr, /Apply failed with 2 conflicts: conflicts with "before-first-apply" using apps\/v1:\n/, 'both co-owners of the value');
+  });
+});
+
 describe('fields removed from an apply configuration', () => {
   it('a field both appliers set stays when one stops applying it, owned by the other', async () => {
     await applyOk(manifest('removed', [['web', 'nginx:1.25']], {}, {}, { team: 'a', tier: 'web' }));

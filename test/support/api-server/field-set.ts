@@ -64,11 +64,20 @@ function walk(value: unknown, path: FieldPath, names: string[], out: Flattened):
     }
     if (meta.kind === 'set') {
       out.set(key(path), { kind: 'node', value: '' });
-      for (const item of value) out.set(key([...path, `v:${JSON.stringify(item)}`]), { kind: 'item', value: '' });
+      for (const item of value) out.set(key([...path, `v:${canonical(item)}`]), { kind: 'item', value: '' });
       return;
     }
   }
-  out.set(key(path), { kind: 'leaf', value: JSON.stringify(value) });
+  out.set(key(path), { kind: 'leaf', value: canonical(value) });
+}
+
+/**
+ * A value's text for comparison, map keys sorted: structured-merge-diff compares atomic values
+ * structurally (value.Equals), and maps are unordered — the same CRD from a YAML file and from a Go
+ * client that sorts keys is the same value, and applying it over the other is no change (no conflict).
+ */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (isRecord(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
 }
 
 /** `ToFieldSet`: leaves (scalars, atomic values, empty maps, nulls) and list items; inner nodes are not members. */
