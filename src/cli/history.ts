@@ -1,18 +1,16 @@
 /** `tracegate history [NS/][KIND/]NAME`: every recorded change of a workload, deleted ones included. */
 import { parseArgs } from 'node:util';
-import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { TracegateError } from '../errors.js';
 import type { KubeObject } from '../k8s/types.js';
-import { kubeApiError, statusOf } from '../kube/api-error.js';
+import { kubeApiError } from '../kube/api-error.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../policy/defaults.js';
 import { formatHistoryTable, historyRows, type HistoryRow } from '../recorder/history.js';
-import { ownershipOf } from '../recorder/ownership.js';
-import { defaultAdoptedName, releaseOf, type ReleaseRef } from '../recorder/record-context.js';
+import type { ReleaseRef } from '../recorder/record-context.js';
 import { READER_LIMITS, createSecretDriver } from '../recorder/secret-driver.js';
+import { readReleaseHistory, readWorkloadBasics } from '../recorder/workload-record.js';
 import type { StoredRelease } from '../recorder/storage.js';
 import { allEntries, type TrailObject } from '../recorder/trail.js';
-import { createTrailStore } from '../recorder/trail-store.js';
-import { apiVersionOf } from '../workload/kinds.js';
 import type { CliIo } from './io.js';
 import { formatRef, loadKubeConfig, parseWorkloadRef, type WorkloadRef } from './kube-client.js';
 
@@ -49,40 +47,14 @@ export interface WorkloadRecord {
   owner?: string;
 }
 
-async function readLive(kc: KubeConfig, ref: WorkloadRef): Promise<KubeObject | undefined> {
-  try {
-    const obj = await KubernetesObjectApi.makeApiClient(kc).read({ apiVersion: apiVersionOf(ref.kind), kind: ref.kind.kind, metadata: { name: ref.name, namespace: ref.namespace } });
-    return { ...(JSON.parse(JSON.stringify(obj)) as KubeObject), apiVersion: apiVersionOf(ref.kind), kind: ref.kind.kind };
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw kubeApiError('get', formatRef(ref), err);
-  }
-}
-
-/** Reads the live object, the trail and the release history of a workload. */
+/** Reads the live object, the trail and the release history of a workload (with the readers' limits). */
 export async function readWorkloadRecord(kc: KubeConfig, ref: WorkloadRef, prefix: string): Promise<WorkloadRecord> {
-  const live = await readLive(kc, ref);
-  const trail = await createTrailStore({ api: kc.makeApiClient(CustomObjectsApi), prefix }).all({ namespace: ref.namespace, kind: ref.kind.kind, name: ref.name });
-  const head = trail.find((t) => !t.spec.sealed);
-  const ownership = live ? ownershipOf(live) : undefined;
-  const owner = ownership?.type === 'managed' ? ownership.by : ownership === undefined ? head?.spec.owner : undefined;
-  // The live object says which release it belongs to; a deleted one's trail remembers it.
-  let release: ReleaseRef | undefined;
-  if (live && ownership?.type !== 'managed') release = releaseOf(live, defaultAdoptedName);
-  else if (!live && head?.spec.release && head.spec.release.namespace === ref.namespace) release = { ...head.spec.release, adopted: false };
-  let history: StoredRelease[] = [];
-  if (release) {
-    // A reader's limits: any tenant who may write Secrets in the namespace can plant inflating records.
-    const storage = createSecretDriver({ core: kc.makeApiClient(CoreV1Api), limits: READER_LIMITS });
-    history = await storage.history(release.namespace, release.name);
-    if (release.adopted && !history.length) {
-      // An adopted name a foreign release already used: tracegate recorded under `<name>-tracegate`.
-      const renamed = { ...release, name: `${release.name.slice(0, 43)}-tracegate` };
-      const other = await storage.history(renamed.namespace, renamed.name);
-      if (other.length) [release, history] = [renamed, other];
-    }
-  }
-  return { ...(live ? { live } : {}), trail, ...(release ? { release } : {}), history, ...(owner ? { owner } : {}) };
+  const basics = await readWorkloadBasics(kc, ref, prefix);
+  if (!basics.release) return { ...basics, history: [] };
+  // A reader's limits: any tenant who may write Secrets in the namespace can plant inflating records.
+  const storage = createSecretDriver({ core: kc.makeApiClient(CoreV1Api), limits: READER_LIMITS });
+  const { release, history } = await readReleaseHistory(storage, basics.release);
+  return { ...basics, release, history };
 }
 
 function heading(ref: WorkloadRef, rec: WorkloadRecord): string {

@@ -14,7 +14,7 @@ import { adoptionChart, adoptionManifest } from './adoption.js';
 import { templateChange } from './template-change.js';
 import { describeFieldChange, findWorkloadDoc, patchWorkload } from './workload-patch.js';
 import { describeRevision, isProvenanceLabel, labelsRecordedFor, provenanceLabels, type RecordedProvenance } from './provenance.js';
-import { deployedOf, isPending, latest, type HelmChart, type HelmRelease } from './release.js';
+import { deployedOf, isPending, latest, type HelmRelease } from './release.js';
 import type { StoredRelease } from './storage.js';
 
 /** The stored revision a live state already matches, and who wrote it. */

@@ -7,7 +7,6 @@
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { TracegateError } from '../errors.js';
-import { isRecord } from '../k8s/types.js';
 import { kubeApiError, statusOf } from '../kube/api-error.js';
 import { fromSecret, MAX_RELEASE_JSON_BYTES, READER_MAX_RELEASE_JSON_BYTES, releaseSecretName, toSecret, type SecretLike } from './codec.js';
 import type { HelmRelease } from './release.js';

@@ -13,7 +13,7 @@ import type { ReleaseStorage } from '../recorder/storage.js';
 import { allEntries } from '../recorder/trail.js';
 import { workloadKindByName } from '../workload/kinds.js';
 import type { ReportSource, TenantDirectory, Violation, WorkloadKey, WorkloadSource } from './data.js';
-import { holdsWorkload, readReleaseHistory, readRevision, readWorkloadBasics } from './workload-record.js';
+import { holdsWorkload, readReleaseHistory, readRevision, readWorkloadBasics } from '../recorder/workload-record.js';
 
 /** Namespaces per list page, as client-go pages. */
 const PAGE_SIZE = 500;

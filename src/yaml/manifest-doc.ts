@@ -3,7 +3,7 @@
  * into `yaml` Documents and written back so that comments, quoting and layout survive — an unchanged
  * document byte for byte, a changed one by splicing only the changed nodes' text. Pure.
  */
-import { Document, isCollection, isMap, isNode, isScalar, isSeq, parse, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
+import { Document, isCollection, isMap, isNode, isScalar, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
 import type { Node, Pair, ToStringOptions } from 'yaml';
 import { jsonEqual } from '../workload/template-diff.js';
 import { keyOf, renderScalar } from './node-edit.js';

@@ -1,5 +1,5 @@
 /**
- * One workload's record as the web view reads it, with the view's own credentials: the live object,
+ * One workload's record as its readers read it (`tracegate history`, the web view): the live object,
  * the trail, and the Helm release it belongs to — only ever a release in the workload's own
  * namespace. Helm's `meta.helm.sh/release-namespace` annotation (and a trail's `spec.release`, which
  * the recorder copied from it) is written by whoever may edit the workload, so a release elsewhere —
@@ -9,12 +9,12 @@
 import { CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../k8s/types.js';
 import { kubeApiError, statusOf } from '../kube/api-error.js';
-import { ownershipOf } from '../recorder/ownership.js';
-import { defaultAdoptedName, type ReleaseRef } from '../recorder/record-context.js';
-import type { ReleaseStorage, StoredRelease } from '../recorder/storage.js';
-import type { TrailObject } from '../recorder/trail.js';
-import { createTrailStore } from '../recorder/trail-store.js';
-import { findWorkloadDoc } from '../recorder/workload-patch.js';
+import { ownershipOf } from './ownership.js';
+import { defaultAdoptedName, releaseOf, type ReleaseRef } from './record-context.js';
+import type { ReleaseStorage, StoredRelease } from './storage.js';
+import type { TrailObject } from './trail.js';
+import { createTrailStore } from './trail-store.js';
+import { findWorkloadDoc } from './workload-patch.js';
 import { apiVersionOf, type WorkloadKindInfo } from '../workload/kinds.js';
 import { splitManifest } from '../yaml/manifest-doc.js';
 
@@ -47,16 +47,6 @@ async function readLive(kc: KubeConfig, ref: WorkloadRefOf): Promise<KubeObject 
   }
 }
 
-/** The release the annotations name, when it is in the workload's own namespace; else none. */
-function sameNamespaceRelease(live: KubeObject, namespace: string): ReleaseRef | undefined {
-  const a = live.metadata?.annotations ?? {};
-  const name = a['meta.helm.sh/release-name'];
-  if (typeof name === 'string' && name !== '') {
-    const ns = a['meta.helm.sh/release-namespace'];
-    return !ns || ns === namespace ? { name, namespace, adopted: false } : undefined;
-  }
-  return { name: defaultAdoptedName(live), namespace, adopted: true };
-}
 
 /** Reads the live object and the trail, and names the release (never one in another namespace). */
 export async function readWorkloadBasics(kc: KubeConfig, ref: WorkloadRefOf, prefix: string): Promise<WorkloadBasics> {
@@ -66,7 +56,8 @@ export async function readWorkloadBasics(kc: KubeConfig, ref: WorkloadRefOf, pre
   const ownership = live ? ownershipOf(live) : undefined;
   const owner = ownership?.type === 'managed' ? ownership.by : ownership === undefined ? head?.spec.owner : undefined;
   let release: ReleaseRef | undefined;
-  if (live && ownership?.type !== 'managed') release = sameNamespaceRelease(live, ref.namespace);
+  // ownershipOf makes a release named in another namespace 'managed': releaseOf is then never asked.
+  if (live && ownership?.type !== 'managed') release = releaseOf(live, defaultAdoptedName);
   // A deleted workload's trail remembers its release; one written before the recorder refused
   // foreign releases may name another namespace's, which is not read.
   else if (!live && head?.spec.release && head.spec.release.namespace === ref.namespace) release = { ...head.spec.release, adopted: false };
