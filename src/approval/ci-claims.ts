@@ -9,22 +9,9 @@ import type { Parsed } from '../errors.js';
 import { isRecord } from '../k8s/types.js';
 import { DEFAULT_COMMIT_PATTERN } from '../policy/defaults.js';
 import { quoteText } from './reasons.js';
+import type { CiIdentity } from './statement.js';
 
-/** Who ran which pipeline for which commit, as the CI system's token says. */
-export interface CiIdentity {
-  provider: 'github-actions' | 'gitlab-ci';
-  issuer: string;
-  /** `org/repo` (GitHub) or `group/subgroup/project` (GitLab). */
-  repository: string;
-  commit: string;
-  ref: string;
-  /** The run (GitHub `run_id`) or pipeline (GitLab `pipeline_id`) id. */
-  run: string;
-  workflow?: string;
-  environment?: string;
-  actor?: string;
-  subject: string;
-}
+export type { CiIdentity } from './statement.js';
 
 const COMMIT = new RegExp(`^${DEFAULT_COMMIT_PATTERN}$`);
 // As for approvals: these values reach annotations and logs.

@@ -121,3 +121,31 @@ export function parseDuration(text: string): number | undefined {
   if (!m) return undefined;
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
+
+/** Who a CI OIDC ID token says ran the job (GitHub Actions or GitLab CI claims, normalised). */
+export interface CiIdentity {
+  provider: 'github-actions' | 'gitlab-ci';
+  issuer: string;
+  /** `org/repo` (GitHub) or `group/subgroup/project` (GitLab). */
+  repository: string;
+  commit: string;
+  ref: string;
+  /** The run (GitHub `run_id`) or pipeline (GitLab `pipeline_id`) id. */
+  run: string;
+  workflow?: string;
+  environment?: string;
+  actor?: string;
+  subject: string;
+}
+
+/** A verified CI token. Times in seconds since the epoch. */
+export interface CiStatement {
+  identity: CiIdentity;
+  tenant: string;
+  /** Set when the job ran in a protected environment: the approval gate passed there. */
+  approval?: { environment: string; approver: string; actor?: string };
+  issuedAt: number;
+  expiresAt: number;
+  notBefore?: number;
+  digest: string;
+}

@@ -5,7 +5,10 @@
  * mapping and the commit. A job in a protected environment (required reviewers) counts as the approval.
  */
 import { decodeJwt } from 'jose';
-import { ciIdentityOf, type CiIdentity } from './ci-claims.js';
+import { ciIdentityOf } from './ci-claims.js';
+import type { CiIdentity, CiStatement } from './statement.js';
+
+export type { CiStatement } from './statement.js';
 import type { CiIssuer, CiIssuers } from './ci-issuers.js';
 import { verifyCompactJws, type FoundKey } from './jws.js';
 import { quoteText, windowReason } from './reasons.js';
@@ -26,17 +29,6 @@ export interface CiExpectation {
   commit?: string;
 }
 
-/** A verified CI token. Times in seconds since the epoch. */
-export interface CiStatement {
-  identity: CiIdentity;
-  tenant: string;
-  /** Set when the job ran in a protected environment: the approval gate passed there. */
-  approval?: { environment: string; approver: string; actor?: string };
-  issuedAt: number;
-  expiresAt: number;
-  notBefore?: number;
-  digest: string;
-}
 
 function unverifiedIssuer(token: string): unknown {
   try {

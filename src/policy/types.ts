@@ -5,8 +5,7 @@
 import type { ImagePattern } from '../images/index.js';
 import type { Quantity } from '../quantities/index.js';
 import type { ContainerList } from '../k8s/types.js';
-import type { ApprovalStatement } from '../approval/statement.js';
-import type { CiStatement } from '../approval/verify-ci-token.js';
+import type { ApprovalStatement, CiStatement } from '../approval/statement.js';
 
 export type Action = 'deny' | 'warn' | 'audit';
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';

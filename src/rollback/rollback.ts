@@ -12,7 +12,7 @@ import { statusOf } from '../kube/api-error.js';
 import { withRetry, type RetryOptions } from '../kube/retry.js';
 import type { MacKeyring } from '../provenance/mac.js';
 import { isProvenanceLabel, provenanceLabels, readProvenance } from '../recorder/provenance.js';
-import { foreignRelease, releaseOf, type ReleaseRef } from '../recorder/record-context.js';
+import { foreignRelease, releaseOf, type ReleaseRef } from '../recorder/release-ref.js';
 import { isPending, latest } from '../recorder/release.js';
 import type { ReleaseStorage, StoredRelease } from '../recorder/storage.js';
 import { allEntries } from '../recorder/trail.js';

@@ -19,7 +19,7 @@ import { tenantPage } from './pages/tenant.js';
 import { diffPage, manifestPage, workloadPage } from './pages/workload.js';
 import { lineDiff } from './line-diff.js';
 import type { UserIdentity } from './reviews.js';
-import type { UiServerDeps } from './server.js';
+import type { UiServerDeps } from './deps.js';
 
 // Kubernetes' name rules (apimachinery validation): namespaces are DNS-1123 labels, object names
 // DNS-1123 subdomains, tenants label values. Anything else cannot exist, so it is a 404 before any read.

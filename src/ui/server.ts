@@ -13,6 +13,7 @@ import { errorPage, loginPage, STYLESHEET_PATH } from './pages/layout.js';
 import { createRenderLimit, type RenderLimitOptions } from './render-limit.js';
 import type { Reviewer, UserIdentity } from './reviews.js';
 import { createRoutes } from './routes.js';
+import type { UiServerDeps } from './deps.js';
 import type { SessionStore } from './sessions.js';
 
 /** A token is a few KB at most (a service account JWT ~1 KB, OIDC ID tokens a few); 16 KiB is generous. */
@@ -28,27 +29,8 @@ export const DEFAULT_RENDER_LIMIT: Readonly<RenderLimitOptions> = Object.freeze(
 /** Seconds a refused render or login waits: a page renders in well under a second. */
 const RETRY_AFTER_SECONDS = '1';
 
-/** What the web view needs; every source is an interface so tests pass fakes. */
-export interface UiServerDeps {
-  /** TokenReview and SubjectAccessReview (wrap it in createCachedReviewer). */
-  reviewer: Reviewer;
-  sessions: SessionStore;
-  /** How long a session lives: the cookie's Max-Age. */
-  sessionTtlMs: number;
-  tenants: TenantDirectory;
-  changes: ChangeSource;
-  workloads: WorkloadSource;
-  reports: ReportSource;
-  exporter: Exporter;
-  policies: PoliciesSource;
-  /** The stylesheet's text, served at /static/ui.css. */
-  stylesheet: string;
-  log: Logger;
-  now?: () => Date;
-  loginBodyLimit?: number;
-  /** Renders at a time (default {@link DEFAULT_RENDER_LIMIT}). */
-  renderLimit?: RenderLimitOptions;
-}
+export type { UiServerDeps } from './deps.js';
+
 
 /** The server's parts. */
 export interface UiServer {
