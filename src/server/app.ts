@@ -9,7 +9,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from 'pino';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Handled } from '../admission/validate.js';
-import { createDecisionWriter } from '../log.js';
+import { createDecisionWriter, type DecisionLogger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { BodyBudget } from './body-budget.js';
 import { createDeadlines } from './deadlines.js';
@@ -35,7 +35,7 @@ export interface AppDeps {
   /** Publishes who deleted a recorded workload (see WebhookDeps.onDeletion). */
   onDeletion?: WebhookDeps['onDeletion'];
   /** Writes the decision lines: `log`'s unredacting twin from createLoggers; `log` itself when absent. */
-  decisionLog?: Logger;
+  decisionLog?: DecisionLogger;
 }
 
 /** Body-reading deadlines are checked this often: webhook timeouts are whole seconds, a tenth is precise enough. */

@@ -18,6 +18,7 @@ import { createValidator } from '../admission/validate.js';
 import { certPaths, ensureDevCerts, serviceDnsNames } from '../certs/index.js';
 import type { GateConfig } from '../config.js';
 import { TracegateError } from '../errors.js';
+import type { DecisionLogger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { policySchemaPath } from '../paths.js';
 import { createGatePolicies } from '../policy/gate-policies.js';
@@ -37,7 +38,7 @@ export interface GateDeps {
   config: Readonly<GateConfig>;
   log: Logger;
   /** The decision lines' logger (`createLoggers`: `log`'s destination without redaction); `log` when absent. */
-  decisionLog?: Logger;
+  decisionLog?: DecisionLogger;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   metrics?: Metrics;
