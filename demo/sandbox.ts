@@ -188,8 +188,8 @@ Policies are TracegatePolicy objects, as the chart installs them: a change appli
   kubectl --context alice create deployment web2 --image=registry.example.com/team-a/web:latest   # now admitted with a Warning (other rules still apply)
   kubectl apply -f test/fixtures/policies/sandbox/malformed.tracegatepolicy.yaml          # refused by the CRD's schema
   kubectl get policyreports -A                                                    # the background audit: every workload × rule
-  helm install tracegate charts/tracegate -n tracegate --set policies.bundled=false   # the chart installs with the real helm
-                                                                                  # (bundled policies: the sandbox's own objects already)
+  helm install tracegate charts/tracegate -n tracegate                           # the chart installs with the real helm (it adopts
+                                                                                  # the sandbox's policy objects, which carry Helm's marks)
 
 The compliance reviewer (after the stories above, with web in team-a):
   kubectl --context alice annotate deployment/web ci/commit=8f2c1e7 approvedBy=bob --overwrite
